@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, whatever the build, the demo and the tests need and the
+# machine lacks. Idempotent: packages already present are not touched.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang-format
+  prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev
+  libsimdjson-dev zlib1g-dev catch2
+  # real peers for the demo, the tests and the benchmarks
+  nginx prometheus prometheus-nginx-exporter mtail wrk curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+# Package maintainer scripts would start system services (nginx, prometheus); the demo and tests
+# start their own on ephemeral ports, so keep the system ones from being launched.
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+[[ -e $policy ]] && had_policy=1
+if ((had_policy == 0)); then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod +x "$policy"
+fi
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((had_policy == 0)); then "${sudo_cmd[@]}" rm -f "$policy"; fi
