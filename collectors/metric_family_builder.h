@@ -45,7 +45,8 @@ class MetricFamilyBuilder {
     return metric;
   }
 
-  prometheus::MetricFamily Build() && { return std::move(family_); }
+  // Hands the family over; the builder is empty afterwards.
+  prometheus::MetricFamily Build() { return std::move(family_); }
 
  private:
   prometheus::MetricFamily family_;

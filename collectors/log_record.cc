@@ -1,0 +1,129 @@
+#include "collectors/log_record.h"
+
+#include <array>
+#include <utility>
+
+namespace sidecar::accesslog {
+namespace {
+
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "remote_addr",
+    "remote_user",
+    "time",
+    "method",
+    "uri",
+    "path",
+    "query",
+    "protocol",
+    "host",
+    "server_name",
+    "scheme",
+    "referer",
+    "user_agent",
+    "upstream_addr",
+    "status",
+    "upstream_status",
+    "body_bytes_sent",
+    "bytes_sent",
+    "request_length",
+    "request_time",
+    "upstream_response_time",
+    "upstream_connect_time",
+    "upstream_header_time",
+};
+
+constexpr std::array<std::pair<std::string_view, Field>, 8> kAliases = {{
+    {"request_method", Field::kMethod},
+    {"request_uri", Field::kUri},
+    {"http_referer", Field::kReferer},
+    {"http_user_agent", Field::kUserAgent},
+    {"time_local", Field::kTime},
+    {"time_iso8601", Field::kTime},
+    {"server_protocol", Field::kProtocol},
+    {"http_host", Field::kHost},
+}};
+
+}  // namespace
+
+std::string_view FieldName(Field field) { return kFieldNames[static_cast<int>(field)]; }
+
+std::optional<Field> FieldFromName(std::string_view name) {
+  for (int i = 0; i < kFieldCount; ++i) {
+    if (kFieldNames[i] == name) {
+      return static_cast<Field>(i);
+    }
+  }
+  for (const auto& [alias, field] : kAliases) {
+    if (alias == name) {
+      return field;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view LogRecord::String(Field field) const {
+  if (!IsStringField(field)) {
+    return {};
+  }
+  return const_cast<LogRecord*>(this)->MutableString(field);
+}
+
+std::string_view& LogRecord::MutableString(Field field) {
+  switch (field) {
+    case Field::kRemoteAddr:
+      return remote_addr;
+    case Field::kRemoteUser:
+      return remote_user;
+    case Field::kTime:
+      return time;
+    case Field::kMethod:
+      return method;
+    case Field::kUri:
+      return uri;
+    case Field::kPath:
+      return path;
+    case Field::kQuery:
+      return query;
+    case Field::kProtocol:
+      return protocol;
+    case Field::kHost:
+      return host;
+    case Field::kServerName:
+      return server_name;
+    case Field::kScheme:
+      return scheme;
+    case Field::kReferer:
+      return referer;
+    case Field::kUserAgent:
+      return user_agent;
+    default:
+      return upstream_addr;
+  }
+}
+
+std::string_view LogRecord::Named(std::string_view name) const {
+  for (const NamedValue& value : named) {
+    if (value.name == name) {
+      return value.value;
+    }
+  }
+  return {};
+}
+
+void LogRecord::Clear() {
+  remote_addr = remote_user = time = method = uri = path = query = protocol = {};
+  host = server_name = scheme = referer = user_agent = upstream_addr = {};
+  status.reset();
+  upstream_status.reset();
+  body_bytes_sent.reset();
+  bytes_sent.reset();
+  request_length.reset();
+  request_time.reset();
+  upstream_response_time.reset();
+  upstream_connect_time.reset();
+  upstream_header_time.reset();
+  named.clear();
+  scratch.clear();
+}
+
+}  // namespace sidecar::accesslog

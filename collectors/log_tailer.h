@@ -1,0 +1,158 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collectors/position_file.h"
+
+namespace sidecar {
+
+struct LogTailerOptions {
+  // Literal paths or glob(3) patterns (a path with any of `*?[` is a pattern). A literal path that
+  // does not exist yet is waited for; a pattern is expanded again on every Poll().
+  //
+  // Patterns should not match rotated names (use "/var/log/nginx/*.log", not "*.log*"). If they
+  // do, a file renamed onto a matched name while the tailer still drains it is followed under its
+  // new name rather than read twice; one found only later is read again from its start.
+  std::vector<std::string> paths;
+  // Files that exist at construction are read from their end (old history is not counted again)
+  // unless this is set. Files that appear later are always read from their start.
+  bool from_beginning = false;
+  // Lines longer than this (without the "\n" or "\r\n") are skipped and counted in
+  // TailedFileStats::lines_too_long. Bounds the memory held for a partial line.
+  std::size_t max_line_bytes = 64 * 1024;
+  // Empty: none. Otherwise positions are loaded from it at construction and saved to it by
+  // SavePositions(), by Poll() at most once per `position_save_interval` (zero: on every Poll that
+  // moved a position) and on destruction.
+  std::string position_file;
+  std::chrono::milliseconds position_save_interval = std::chrono::seconds(10);
+};
+
+// Per tailed path (a literal path or one glob match), cumulative over the rotations of that path.
+struct TailedFileStats {
+  std::string path;
+  std::uint64_t lines = 0;           // complete lines delivered to the sink
+  std::uint64_t bytes_read = 0;      // including skipped long lines and line terminators
+  std::uint64_t lines_too_long = 0;  // skipped, longer than max_line_bytes
+  std::uint64_t rotations = 0;       // path now names another file (rename, delete+create, symlink)
+  std::uint64_t truncations = 0;     // same file, restarted from 0 (copytruncate)
+  std::uint64_t lag_bytes = 0;       // file size minus read offset at the end of the last Poll
+  double last_line_unix_seconds = 0; // wall-clock time of the Poll that delivered the last line
+  bool open = false;                 // a file is open for this path
+  std::string error;                 // why the path cannot be read now ("open: Permission denied")
+};
+
+// Follows log files the way `tail -F` does, and hands out their complete lines. It knows files,
+// never formats or metrics: the owner parses the lines and exports Stats() as metrics.
+//
+// Rotation and truncation are detected on each Poll():
+// - Rename (+create), delete (+create), symlink re-targeted: stat(path) names another (dev, inode)
+//   than the open fd. The old file is read to its end, then the new one from its start. The old fd
+//   stays open ("draining") and is read on following polls until a Poll finds nothing new in it,
+//   so lines the writer adds to the old file before it reopens (nginx before USR1) are not lost.
+// - copytruncate: the file is smaller than the read offset, or its first bytes (a fingerprint of
+//   up to 256 bytes) changed. Reading restarts at 0.
+// - Path gone: a renamed-away file is kept open until the path names a file again; a deleted file
+//   (no links left) is closed once a Poll finds nothing new in it.
+//
+// Exactness bounds (lines are neither lost nor delivered twice except here):
+// - Rename rotation: every generation of a path must be seen by at least one Poll while it is at
+//   the path (so: at least one Poll between two rotations). A generation created and rotated away
+//   between two polls is never read. Bytes written to a rotated-away file after a Poll that found
+//   nothing new in it are lost (it has been closed).
+// - copytruncate: bytes appended after the offset reached by the last Poll before the truncation
+//   are lost (they are in the copy, which the tailer does not read). If the file has already grown
+//   back past the old offset and its first min(offset, 256) bytes are identical to the old ones,
+//   the truncation is not seen and the first `offset` bytes of the new content are skipped.
+// - A line without its final '\n' is held until the '\n' arrives; it is dropped if the file is
+//   closed, truncated or rotated away before that.
+// - Position file: positions are those of the last save; lines delivered after it are delivered
+//   again after a crash (not after a clean destruction, which saves). A file rotated away while
+//   the sidecar was down is not read again (its rest is lost); the new file is read from 0.
+// - An existing file whose last line is incomplete at start (from its end) has that line skipped.
+//
+// Memory: one 256 KiB read buffer plus, per open file, at most max_line_bytes + 1 of partial line.
+//
+// Thread-safety: Poll(), SavePositions() and destruction must not run concurrently (call them from
+// the one polling thread). Stats() and PositionFileError() may be called from any thread at any
+// time. Not copyable or movable.
+class LogTailer {
+ public:
+  // Called once per complete line, without its "\n" and without a "\r" before it. Lines are bytes:
+  // NUL and invalid UTF-8 are passed through. Both views are valid only during the call. Must not
+  // throw: an exception propagates out of Poll() and the rest of the chunk being split is lost.
+  using LineSink = std::function<void(std::string_view path, std::string_view line)>;
+
+  // Validates `options` (throws std::invalid_argument with the reason), loads the position file
+  // (problems are reported by PositionFileError(), never thrown) and opens the files that exist,
+  // at their end, their saved position, or 0 with from_beginning.
+  explicit LogTailer(LogTailerOptions options);
+  // Saves positions when a position file is configured; never throws.
+  ~LogTailer();
+  LogTailer(const LogTailer&) = delete;
+  LogTailer& operator=(const LogTailer&) = delete;
+
+  // One pass, without threads or sleeps: expands the patterns, handles rotation, truncation,
+  // deletion, then reads everything available and calls `sink` for each complete line, in file
+  // order per path (a rotated file's lines before its successor's). Returns the number of lines
+  // delivered. I/O errors on one path go in its TailedFileStats::error, never thrown.
+  std::size_t Poll(const LineSink& sink);
+
+  // A snapshot as of the end of the last Poll (or construction), sorted by path. Paths matched
+  // by a glob disappear once their file is gone and closed; literal paths stay.
+  std::vector<TailedFileStats> Stats() const;
+
+  // Writes the position of every open file (and keeps the loaded positions of files not opened
+  // yet) to the position file, atomically. Returns false, with the reason in PositionFileError(),
+  // on failure; true when saved or no position file is configured.
+  bool SavePositions();
+
+  // Why the position file was ignored at start or could not be saved last time; empty when fine
+  // (a missing position file at start is fine: it is the first start).
+  std::string PositionFileError() const;
+
+ private:
+  struct OpenFile;
+  struct TrackedPath;
+
+  // Adds the literal paths and the current glob matches to tracked_.
+  void ExpandPaths();
+  // Rotation/truncation/deletion handling and reading for one path.
+  void UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size_t& lines);
+  // Opens the file now at tracked.path as tracked.current; false (reason in stats) on failure.
+  bool OpenPath(TrackedPath& tracked, bool at_start);
+  // Reads `file` to its current end and delivers its complete lines; returns the bytes read.
+  std::uint64_t ReadAvailable(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
+                              std::size_t& lines);
+  void SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data,
+                  const LineSink& sink, std::size_t& lines);
+  std::vector<FilePosition> CollectPositions() const;
+  void PublishStats();
+
+  const LogTailerOptions options_;
+
+  // Poll-thread state.
+  std::map<std::string, std::unique_ptr<TrackedPath>> tracked_;  // by path
+  std::map<std::string, FilePosition> resume_;  // loaded positions not used yet, by path
+  std::unique_ptr<char[]> buffer_;
+  std::chrono::steady_clock::time_point last_save_{};
+  bool positions_dirty_ = false;
+  double poll_unix_seconds_ = 0;
+
+  // Shared with Stats() / PositionFileError() callers.
+  mutable std::mutex mutex_;
+  std::vector<TailedFileStats> published_;
+  std::string load_error_;
+  std::string save_error_;
+};
+
+}  // namespace sidecar

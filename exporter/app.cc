@@ -1,0 +1,311 @@
+#include "exporter/app.h"
+
+#include <algorithm>
+#include <future>
+
+#include "collectors/metric_family_builder.h"
+#include "exporter/metric_families.h"
+#include "exporter/status_page.h"
+#include "exporter/version.h"
+
+namespace sidecar {
+namespace {
+
+double UnixSeconds(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration<double>(time.time_since_epoch()).count();
+}
+
+// Time kept back from Prometheus' scrape timeout for serialising and sending the answer.
+constexpr std::chrono::milliseconds kScrapeTimeoutOffset{250};
+
+}  // namespace
+
+App::App(AppOptions options, Logger& logger)
+    : options_(std::move(options)), logger_(logger), started_(std::chrono::system_clock::now()) {}
+
+App::~App() { Stop(); }
+
+int App::port() const { return server_ ? server_->port() : 0; }
+
+bool App::Start() {
+  ConfigLoad load = LoadConfigFile(options_.config_file);
+  if (!load.config) {
+    for (const auto& error : load.errors) {
+      logger_.Error("invalid configuration", {{"error", error.ToString()}});
+    }
+    return false;
+  }
+
+  std::map<std::string, HttpServer::Handler> routes = {
+      {options_.telemetry_path, [this](const auto& request) { return ServeMetrics(request); }},
+      {"/healthz", [this](const auto& request) { return ServeHealthz(request); }},
+      {"/readyz", [this](const auto& request) { return ServeReadyz(request); }},
+  };
+  // The status page lives at "/", unless the metrics themselves were put there.
+  routes.emplace("/", [this](const auto& request) { return ServeStatusPage(request); });
+  HttpServerOptions server_options;
+  server_options.listen_address = options_.listen_address;
+  server_options.threads = options_.web_threads;
+  try {
+    server_ = std::make_unique<HttpServer>(server_options, std::move(routes));
+  } catch (const std::exception& e) {
+    logger_.Error("cannot start the HTTP server", {{"error", e.what()}});
+    return false;
+  }
+  std::string address = options_.listen_address;
+  address = address.substr(0, address.rfind(':') + 1) + std::to_string(server_->port());
+  logger_.Info("listening", {{"address", address}, {"telemetry_path", options_.telemetry_path}});
+
+  try {
+    auto active = Build(*load.config, nullptr);
+    std::lock_guard lock(mutex_);
+    active_ = std::move(active);
+    last_reload_success_unix_seconds_ = UnixSeconds(std::chrono::system_clock::now());
+  } catch (const std::exception& e) {
+    logger_.Error("cannot start collectors", {{"error", e.what()}});
+    return false;
+  }
+  ready_ = true;
+  logger_.Info("ready", {{"collectors", std::to_string(load.config->collectors.size())},
+                         {"version", Version()}, {"revision", Revision()}});
+  return true;
+}
+
+std::shared_ptr<const App::Active> App::Build(const Config& config, const Active* previous) {
+  auto active = std::make_shared<Active>();
+  active->timeout = config.timeout;
+  active->const_labels = config.const_labels;
+  for (const CollectorConfig& collector : config.collectors) {
+    std::shared_ptr<CollectorRunner> runner;
+    if (previous != nullptr) {
+      for (const auto& old : previous->runners) {
+        if (old->name() == collector.name && old->type() == collector.type &&
+            old->fingerprint() == collector.fingerprint) {
+          runner = old;
+        }
+      }
+    }
+    if (!runner) {
+      runner = std::make_shared<CollectorRunner>(collector.name, collector.type,
+                                                 collector.fingerprint, collector.factory());
+      logger_.Debug("collector started", {{"collector", collector.name}, {"type", collector.type}});
+    }
+    active->runners.push_back(std::move(runner));
+  }
+  return active;
+}
+
+void App::Reload() {
+  logger_.Info("reloading configuration", {{"file", options_.config_file}});
+  ConfigLoad load = LoadConfigFile(options_.config_file);
+  std::string error;
+  std::shared_ptr<const Active> active;
+  if (!load.config) {
+    for (const auto& config_error : load.errors) {
+      logger_.Error("invalid configuration; keeping the running one",
+                    {{"error", config_error.ToString()}});
+    }
+    error = load.errors.empty() ? "invalid configuration" : load.errors.front().ToString();
+    if (load.errors.size() > 1) error += " (and " + std::to_string(load.errors.size() - 1) + " more)";
+  } else {
+    try {
+      active = Build(*load.config, Snapshot().get());
+    } catch (const std::exception& e) {
+      error = e.what();
+      logger_.Error("cannot build collectors; keeping the running ones", {{"error", error}});
+    }
+  }
+  std::shared_ptr<const Active> retired;
+  {
+    std::lock_guard lock(mutex_);
+    if (active) {
+      retired = std::exchange(active_, std::move(active));
+      last_reload_successful_ = true;
+      last_reload_error_.clear();
+      last_reload_success_unix_seconds_ = UnixSeconds(std::chrono::system_clock::now());
+    } else {
+      last_reload_successful_ = false;
+      last_reload_error_ = error;
+      ++reload_failures_total_;
+    }
+  }
+  // Collectors dropped by the new config stop here, outside the lock, once no scrape holds them.
+  retired.reset();
+  if (error.empty()) logger_.Info("configuration reloaded");
+}
+
+void App::Stop() {
+  stop_.request_stop();
+  ready_ = false;
+  server_.reset();
+  std::lock_guard lock(mutex_);
+  active_.reset();
+}
+
+std::shared_ptr<const App::Active> App::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return active_;
+}
+
+std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::time_point deadline) {
+  const std::shared_ptr<const Active> active = Snapshot();
+  std::vector<prometheus::MetricFamily> families;
+  using prometheus::MetricType;
+  MetricFamilyBuilder success("sidecar_exporter_collector_success",
+                              "Whether the collector succeeded in this scrape (1) or not (0).",
+                              MetricType::Gauge);
+  MetricFamilyBuilder duration("sidecar_exporter_collector_duration_seconds",
+                               "How long the collector's last run took, in seconds.",
+                               MetricType::Gauge);
+  MetricFamilyBuilder errors("sidecar_exporter_collector_errors_total",
+                             "Runs of the collector that failed (source down, slow or garbled).",
+                             MetricType::Counter);
+  if (active) {
+    std::vector<std::shared_ptr<const CollectResult>> results(active->runners.size());
+    const auto collect = [&](size_t i) {
+      CollectContext context;
+      context.deadline = std::min(deadline, std::chrono::steady_clock::now() + active->timeout);
+      context.stop = stop_.get_token();
+      results[i] = active->runners[i]->Collect(context);
+    };
+    // Collectors run concurrently so that one slow source does not delay the others.
+    std::vector<std::future<void>> pending;
+    for (size_t i = 1; i < active->runners.size(); ++i) {
+      pending.push_back(std::async(std::launch::async, collect, i));
+    }
+    if (!active->runners.empty()) collect(0);
+    for (auto& future : pending) future.get();
+
+    for (size_t i = 0; i < active->runners.size(); ++i) {
+      const CollectorRunner& runner = *active->runners[i];
+      const CollectorState state = runner.State();
+      const std::string& name = runner.name();
+      MergeFamilies(families, results[i]->families);
+      success.Add(results[i]->error ? 0 : 1, {{"collector", name}});
+      duration.Add(state.last_duration_seconds, {{"collector", name}});
+      errors.Add(static_cast<double>(state.errors_total), {{"collector", name}});
+    }
+  }
+  families.push_back(std::move(success).Build());
+  families.push_back(std::move(duration).Build());
+  families.push_back(std::move(errors).Build());
+
+  families.push_back(MetricFamilyBuilder("sidecar_exporter_build_info",
+                                         "Build information of sidecar-exporter; always 1.",
+                                         MetricType::Gauge)
+                         .Add(1, {{"version", std::string(Version())},
+                                  {"revision", std::string(Revision())}})
+                         .Build());
+  {
+    std::lock_guard lock(mutex_);
+    families.push_back(MetricFamilyBuilder("sidecar_exporter_config_last_reload_successful",
+                                           "Whether the last configuration load succeeded.",
+                                           MetricType::Gauge)
+                           .Add(last_reload_successful_ ? 1 : 0)
+                           .Build());
+    families.push_back(
+        MetricFamilyBuilder("sidecar_exporter_config_last_reload_success_timestamp_seconds",
+                            "When the configuration was last loaded successfully, in unix seconds.",
+                            MetricType::Gauge)
+            .Add(last_reload_success_unix_seconds_)
+            .Build());
+    families.push_back(MetricFamilyBuilder("sidecar_exporter_config_reload_failures_total",
+                                           "Configuration reloads (SIGHUP) that failed and kept "
+                                           "the running configuration.",
+                                           MetricType::Counter)
+                           .Add(static_cast<double>(reload_failures_total_))
+                           .Build());
+  }
+  MergeFamilies(families, process_collector_.Collect(CollectContext{}).families);
+  if (active) AddConstLabels(families, active->const_labels);
+  return families;
+}
+
+HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  if (request.scrape_timeout_seconds) {
+    const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(*request.scrape_timeout_seconds));
+    deadline = std::chrono::steady_clock::now() +
+               std::max(budget - kScrapeTimeoutOffset, budget / 2);
+  }
+  HttpReply reply;
+  reply.content_type = kTextContentType;
+  reply.body = SerializeText(Gather(deadline));
+  reply.compressible = true;
+  return reply;
+}
+
+std::string App::HealthProblem() const {
+  const auto active = Snapshot();
+  if (!active) return {};
+  const auto now = std::chrono::steady_clock::now();
+  std::string problems;
+  for (const auto& runner : active->runners) {
+    if (auto stuck = runner->Stuck(now)) problems += (problems.empty() ? "" : "; ") + *stuck;
+  }
+  return problems;
+}
+
+std::string App::ReadinessProblem() const {
+  if (ready_) return {};
+  if (stop_.stop_requested()) return "shutting down";
+  return "collectors are not initialised yet";
+}
+
+HttpReply App::ServeHealthz(const HttpRequestInfo&) {
+  HttpReply reply;
+  const std::string problem = HealthProblem();
+  if (problem.empty()) {
+    reply.body = "ok\n";
+  } else {
+    reply.status = 503;
+    reply.body = "unhealthy: " + problem + "\n";
+  }
+  return reply;
+}
+
+HttpReply App::ServeReadyz(const HttpRequestInfo&) {
+  HttpReply reply;
+  const std::string problem = ReadinessProblem();
+  if (problem.empty()) {
+    reply.body = "ready\n";
+  } else {
+    reply.status = 503;
+    reply.body = "not ready: " + problem + "\n";
+  }
+  return reply;
+}
+
+HttpReply App::ServeStatusPage(const HttpRequestInfo&) {
+  // A person looking at the page wants current states, so it runs the collectors like a scrape
+  // would (sharing any run already in flight).
+  const auto active = Snapshot();
+  if (active) Gather(std::chrono::steady_clock::now() + active->timeout);
+  StatusPageData data;
+  data.version = Version();
+  data.revision = Revision();
+  data.started = started_;
+  data.now = std::chrono::system_clock::now();
+  data.config_file = options_.config_file;
+  data.telemetry_path = options_.telemetry_path;
+  {
+    std::lock_guard lock(mutex_);
+    data.last_reload_successful = last_reload_successful_;
+    data.last_reload_error = last_reload_error_;
+  }
+  const std::string health = HealthProblem();
+  data.health = health.empty() ? "ok" : health;
+  const std::string readiness = ReadinessProblem();
+  data.readiness = readiness.empty() ? "ready" : readiness;
+  if (active) {
+    for (const auto& runner : active->runners) data.collectors.push_back(runner->State());
+  }
+  HttpReply reply;
+  reply.content_type = "text/html; charset=utf-8";
+  reply.body = RenderStatusPage(data);
+  reply.compressible = true;
+  return reply;
+}
+
+}  // namespace sidecar

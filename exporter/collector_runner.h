@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "collectors/collector.h"
+
+namespace sidecar {
+
+// What the status page and the self metrics show about one collector.
+struct CollectorState {
+  std::string name;
+  std::string type;
+  std::uint64_t runs = 0;
+  std::uint64_t errors_total = 0;
+  bool last_success = false;
+  double last_duration_seconds = 0;
+  std::optional<std::chrono::system_clock::time_point> last_run;
+  std::optional<std::chrono::system_clock::time_point> last_success_time;
+  std::string last_error;
+  std::optional<std::chrono::system_clock::time_point> last_error_time;
+};
+
+// Owns one collector and runs it for scrapes. Concurrent scrapes share a single run in flight
+// (like Go's singleflight), so ten Prometheus replicas or a wrk run against /metrics cost the
+// main container one fetch at a time, not ten.
+//
+// Thread-safe.
+class CollectorRunner {
+ public:
+  CollectorRunner(std::string name, std::string type, std::string fingerprint,
+                  std::unique_ptr<Collector> collector);
+  CollectorRunner(const CollectorRunner&) = delete;
+  CollectorRunner& operator=(const CollectorRunner&) = delete;
+
+  // Runs the collector, or joins the run already in flight and returns its result. A caller
+  // whose deadline passes while it waits gets an error result of its own.
+  std::shared_ptr<const CollectResult> Collect(const CollectContext& context);
+
+  CollectorState State() const;
+  // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the
+  // collector's own background work (see Collector::Stuck).
+  std::optional<std::string> Stuck(std::chrono::steady_clock::time_point now) const;
+
+  const std::string& name() const { return name_; }
+  const std::string& type() const { return type_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+
+  // How far past its deadline a run may go before /healthz calls it stuck.
+  static constexpr std::chrono::seconds kStuckGrace{10};
+
+ private:
+  const std::string name_;
+  const std::string type_;
+  const std::string fingerprint_;
+  const std::unique_ptr<Collector> collector_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable finished_;
+  bool in_flight_ = false;
+  std::chrono::steady_clock::time_point in_flight_deadline_;
+  std::uint64_t generation_ = 0;  // counts finished runs; waiters wait for it to move
+  std::shared_ptr<const CollectResult> last_result_;
+  CollectorState state_;
+};
+
+}  // namespace sidecar

@@ -1,0 +1,109 @@
+#include "exporter/flags.h"
+
+#include <charconv>
+
+#include "exporter/logger.h"
+
+namespace sidecar {
+
+std::string Usage() {
+  return R"(usage: sidecar-exporter --config.file=FILE [flags]
+
+Prometheus exporter for the main container of a Kubernetes pod: status endpoints over
+localhost and log files on a shared volume.
+
+Flags:
+  --config.file=FILE          YAML configuration (required; see examples/)
+  --config.check              validate the configuration, print every error, exit 0 or 1
+  --web.listen-address=ADDR   address to serve on, host:port or :port (default ":10113")
+  --web.telemetry-path=PATH   path of the metrics endpoint (default "/metrics")
+  --web.max-threads=N         HTTP worker threads (default 8)
+  --log.level=LEVEL           debug, info, warn or error (default "info")
+  --log.format=FORMAT         logfmt or json (default "logfmt")
+  --version                   print the version and exit
+  -h, --help                  print this help and exit
+
+Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop gracefully.
+)";
+}
+
+std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::string& error) {
+  Flags flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      flags.help = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) {
+      error = "unexpected argument \"" + arg + "\"";
+      return std::nullopt;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const size_t equals = name.find('='); equals != std::string::npos) {
+      value = name.substr(equals + 1);
+      name.resize(equals);
+    }
+    if (name == "version" || name == "config.check") {
+      if (value && *value != "true" && *value != "false") {
+        error = "flag --" + name + " takes no value";
+        return std::nullopt;
+      }
+      (name == "version" ? flags.version : flags.config_check) = !value || *value == "true";
+      continue;
+    }
+    std::string* target = nullptr;
+    if (name == "config.file") target = &flags.config_file;
+    if (name == "web.listen-address") target = &flags.listen_address;
+    if (name == "web.telemetry-path") target = &flags.telemetry_path;
+    if (name == "log.level") target = &flags.log_level;
+    if (name == "log.format") target = &flags.log_format;
+    std::string threads;
+    if (name == "web.max-threads") target = &threads;
+    if (target == nullptr) {
+      error = "unknown flag --" + name;
+      return std::nullopt;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        error = "flag --" + name + " needs a value";
+        return std::nullopt;
+      }
+      value = args[++i];
+    }
+    *target = *value;
+    if (target == &threads) {
+      const auto [end, ec] =
+          std::from_chars(threads.data(), threads.data() + threads.size(), flags.web_max_threads);
+      if (ec != std::errc() || end != threads.data() + threads.size() ||
+          flags.web_max_threads < 1 || flags.web_max_threads > 256) {
+        error = "--web.max-threads: want a number from 1 to 256, got \"" + threads + "\"";
+        return std::nullopt;
+      }
+    }
+  }
+  if (flags.help || flags.version) return flags;
+  LogLevel level{};
+  if (!ParseLogLevel(flags.log_level, level)) {
+    error = "--log.level: unknown level \"" + flags.log_level + "\"; allowed: debug, info, warn, error";
+    return std::nullopt;
+  }
+  LogFormat format{};
+  if (!ParseLogFormat(flags.log_format, format)) {
+    error = "--log.format: unknown format \"" + flags.log_format + "\"; allowed: logfmt, json";
+    return std::nullopt;
+  }
+  if (!flags.telemetry_path.starts_with("/") || flags.telemetry_path == "/healthz" ||
+      flags.telemetry_path == "/readyz") {
+    error = "--web.telemetry-path: want a path starting with '/' other than /healthz and /readyz";
+    return std::nullopt;
+  }
+  if (flags.config_file.empty()) {
+    error = "--config.file is required";
+    return std::nullopt;
+  }
+  return flags;
+}
+
+}  // namespace sidecar

@@ -1,0 +1,206 @@
+#include "exporter/http_server.h"
+
+#include <zlib.h>
+
+#include <CivetServer.h>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+namespace sidecar {
+namespace {
+
+constexpr size_t kMinGzipBytes = 1024;
+
+std::string_view TrimSpaces(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool AcceptsGzip(std::string_view header) {
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    const size_t semicolon = item.find(';');
+    const std::string_view coding = TrimSpaces(item.substr(0, semicolon));
+    if (!EqualsIgnoreCase(coding, "gzip") && coding != "*") continue;
+    if (semicolon == std::string_view::npos) return true;
+    std::string_view params = TrimSpaces(item.substr(semicolon + 1));
+    if (!params.starts_with("q=")) return true;
+    params.remove_prefix(2);
+    double q = 1;
+    std::from_chars(params.data(), params.data() + params.size(), q);
+    return q > 0;
+  }
+  return false;
+}
+
+std::string Gzip(std::string_view data) {
+  z_stream stream{};
+  // 15 window bits + 16 asks zlib for a gzip header and trailer.
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("zlib deflateInit2 failed");
+  }
+  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int result = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (result != Z_STREAM_END) throw std::runtime_error("zlib deflate failed");
+  return out;
+}
+
+std::string ToCivetListeningPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return {};
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  int number = -1;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 0 ||
+      number > 65535) {
+    return {};
+  }
+  if (host.empty()) return port;
+  if (host.front() == '[') {
+    if (host.back() != ']') return {};
+    return "+" + host + ":" + port;  // CivetWeb: '+' binds the address for IPv4 and IPv6
+  }
+  if (host.find(':') != std::string::npos) return {};
+  if (host == "localhost") return "127.0.0.1:" + port;
+  return host + ":" + port;
+}
+
+// Bridges CivetWeb's per-method callbacks to our route table.
+class HttpServer::Dispatcher final : public CivetHandler {
+ public:
+  explicit Dispatcher(const std::map<std::string, Handler>& routes) : routes_(routes) {}
+
+  bool handleGet(CivetServer*, mg_connection* conn) override { return Serve(conn, true); }
+  bool handleHead(CivetServer*, mg_connection* conn) override { return Serve(conn, false); }
+  bool handlePost(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+  bool handlePut(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+  bool handleDelete(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+  bool handleOptions(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+  bool handlePatch(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+
+ private:
+  static void Send(mg_connection* conn, const HttpReply& reply, bool with_body, bool gzip) {
+    mg_response_header_start(conn, reply.status);
+    mg_response_header_add(conn, "Content-Type", reply.content_type.c_str(), -1);
+    const std::string* body = &reply.body;
+    std::string compressed;
+    if (gzip) {
+      compressed = Gzip(reply.body);
+      body = &compressed;
+      mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    }
+    if (reply.compressible) mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+    const std::string length = std::to_string(body->size());
+    mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
+    for (const auto& [name, value] : reply.headers) {
+      mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+    }
+    mg_response_header_send(conn);
+    if (with_body && !body->empty()) mg_write(conn, body->data(), body->size());
+  }
+
+  bool NotAllowed(mg_connection* conn) {
+    HttpReply reply;
+    reply.status = 405;
+    reply.body = "method not allowed; use GET or HEAD\n";
+    reply.headers.emplace_back("Allow", "GET, HEAD");
+    Send(conn, reply, true, false);
+    return true;
+  }
+
+  bool Serve(mg_connection* conn, bool with_body) {
+    const mg_request_info* info = mg_get_request_info(conn);
+    HttpRequestInfo request;
+    request.method = info->request_method ? info->request_method : "";
+    request.path = info->local_uri ? info->local_uri : "";
+    if (const char* encoding = mg_get_header(conn, "Accept-Encoding")) {
+      request.accepts_gzip = AcceptsGzip(encoding);
+    }
+    if (const char* timeout = mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds")) {
+      double seconds = 0;
+      const auto [end, ec] = std::from_chars(timeout, timeout + std::strlen(timeout), seconds);
+      if (ec == std::errc() && seconds > 0) request.scrape_timeout_seconds = seconds;
+    }
+    HttpReply reply;
+    const auto route = routes_.find(request.path);
+    if (route == routes_.end()) {
+      reply.status = 404;
+      reply.body = "not found; see / for the endpoints\n";
+    } else {
+      try {
+        reply = route->second(request);
+      } catch (const std::exception& e) {
+        reply = HttpReply{};
+        reply.status = 500;
+        reply.body = std::string("internal error: ") + e.what() + "\n";
+      }
+    }
+    const bool gzip = reply.compressible && request.accepts_gzip && reply.body.size() >= kMinGzipBytes;
+    Send(conn, reply, with_body, gzip);
+    return true;
+  }
+
+  const std::map<std::string, Handler>& routes_;
+};
+
+HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler> routes)
+    : routes_(std::move(routes)), dispatcher_(std::make_unique<Dispatcher>(routes_)) {
+  const std::string ports = ToCivetListeningPort(options.listen_address);
+  if (ports.empty()) {
+    throw std::runtime_error("invalid listen address \"" + options.listen_address +
+                             "\"; want host:port, :port or [v6addr]:port");
+  }
+  const std::vector<std::string> civet_options = {
+      "listening_ports", ports,
+      "num_threads", std::to_string(options.threads),
+      "request_timeout_ms", std::to_string(options.request_timeout_ms),
+      "max_request_size", std::to_string(options.max_request_bytes),
+      "enable_keep_alive", "yes",
+      "keep_alive_timeout_ms", "30000",
+      "enable_directory_listing", "no",
+      "decode_url", "yes",
+  };
+  try {
+    server_ = std::make_unique<CivetServer>(civet_options);
+  } catch (const CivetException& e) {
+    throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
+  }
+  if (server_->getContext() == nullptr) {
+    throw std::runtime_error("cannot listen on " + options.listen_address);
+  }
+  server_->addHandler("/", dispatcher_.get());
+  const std::vector<int> bound = server_->getListeningPorts();
+  port_ = bound.empty() ? 0 : bound.front();
+}
+
+HttpServer::~HttpServer() {
+  if (server_) server_->close();
+}
+
+}  // namespace sidecar

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+class CivetServer;
+
+namespace sidecar {
+
+// The parts of a request our handlers look at.
+struct HttpRequestInfo {
+  std::string method;
+  std::string path;
+  bool accepts_gzip = false;
+  // Prometheus tells its scrape timeout in X-Prometheus-Scrape-Timeout-Seconds.
+  std::optional<double> scrape_timeout_seconds;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Compress when the client accepts gzip and the body is large enough to be worth it.
+  bool compressible = false;
+};
+
+struct HttpServerOptions {
+  // Prometheus style: "host:port", ":port" (all interfaces) or "[v6]:port"; port 0 = ephemeral.
+  std::string listen_address = ":10113";
+  int threads = 8;
+  int request_timeout_ms = 10000;
+  int max_request_bytes = 16 * 1024;
+};
+
+// An HTTP server (CivetWeb) that routes GET and HEAD of exact paths to handlers. Unknown paths
+// get 404, other methods 405; there is no document root and so no file serving or listing.
+// Gzip encoding is applied here for compressible replies.
+//
+// Starts in the constructor (throws std::runtime_error when it cannot listen) and stops in the
+// destructor, which waits for handlers in progress. Handlers run on CivetWeb's worker threads
+// and must be thread-safe.
+class HttpServer {
+ public:
+  using Handler = std::function<HttpReply(const HttpRequestInfo&)>;
+
+  HttpServer(HttpServerOptions options, std::map<std::string, Handler> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+ private:
+  class Dispatcher;
+  std::map<std::string, Handler> routes_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<CivetServer> server_;
+  int port_ = 0;
+};
+
+// Parses a Prometheus listen address into CivetWeb's `listening_ports` form. Empty on error.
+std::string ToCivetListeningPort(const std::string& listen_address);
+// True when an Accept-Encoding header value allows gzip (honouring q=0).
+bool AcceptsGzip(std::string_view accept_encoding);
+// Compresses `data` as a gzip member.
+std::string Gzip(std::string_view data);
+
+}  // namespace sidecar

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what the deploy tests (tests/deploy, ctest label `deploy`) need, from Debian's archive
+# and the npm registry only; nothing is downloaded from anywhere else.
+#
+#   scripts/deploy-deps.sh [NODE_DIR]
+#
+# Debian packages: buildah and debootstrap (daemonless image build from a base made from Debian's
+# archive), prometheus (promtool and the server for the dashboard test), nginx and curl (real peer
+# and traffic), jq. npm packages (tests/deploy/package.json, exact versions) go into NODE_DIR,
+# default build/deploy-node, never into the system. kubectl (for `kubectl kustomize`) is taken
+# from the machine when present; otherwise Debian's kubernetes-client is installed, whose bundled
+# kustomize is too old for the overlays, and the manifest test then says so and fails.
+#
+# Idempotent: installed packages are not touched, and npm runs only when package.json changed.
+# Works as root, or through sudo otherwise.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+node_dir=${1:-${DEPLOY_NODE_DIR:-$repo/build/deploy-node}}
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+
+packages=(buildah debootstrap prometheus nginx curl jq nodejs npm ca-certificates)
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# node and npm may come from elsewhere than Debian (a newer build); use them if they run.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  packages=("${packages[@]/nodejs/}")
+  packages=("${packages[@]/npm/}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  [[ -z $p ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "deploy-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  # Maintainer scripts would start system nginx/prometheus; the tests start their own on
+  # ephemeral ports, so keep system services from being launched.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0
+  [[ -e $policy ]] && had_policy=1
+  if ((had_policy == 0)); then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod +x "$policy"
+  fi
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if ((had_policy == 0)); then "${sudo_cmd[@]}" rm -f "$policy"; fi
+fi
+
+# npm packages, local to the build tree. No lock file is written: versions are exact in
+# package.json, and a lock file would only add download addresses to the tree.
+mkdir -p "$node_dir"
+manifest=$repo/tests/deploy/package.json
+stamp=$node_dir/.deploy-deps.sha256
+want=$(sha256sum "$manifest" | cut -d' ' -f1)
+if [[ ! -d $node_dir/node_modules || ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "deploy-deps: npm install into $node_dir" >&2
+  cp "$manifest" "$node_dir/package.json"
+  (cd "$node_dir" && npm install --no-audit --no-fund --no-package-lock --omit=dev \
+     --loglevel=error >/dev/null)
+  echo "$want" >"$stamp"
+fi
+echo "deploy-deps: ok (node modules in $node_dir)" >&2
