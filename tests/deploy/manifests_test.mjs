@@ -1,0 +1,216 @@
+// Renders every kustomization under k8s/ with `kubectl kustomize` and validates every object,
+// rendered or standalone, offline against the Kubernetes and prometheus-operator schemas of the
+// npm packages kubernetes-models and @kubernetes-models/prometheus-operator (types, required
+// fields, enums, patterns; they do not reject unknown fields). Then checks what the schemas
+// cannot: the sidecar's hardening and probes, native vs classic sidecar, that the monitors select
+// the Service / pods and name existing ports, that the nginx and exporter configurations agree,
+// and that pod-with-sidecar.yaml carries the same files as k8s/base.
+//
+//   node tests/deploy/manifests_test.mjs SOURCE_DIR NODE_DIR
+//
+// NODE_DIR is where scripts/deploy-deps.sh installed tests/deploy/package.json.
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [src, nodeDir] = process.argv.slice(2).map((p) => p && resolve(p));
+if (!src || !nodeDir) {
+  console.error("usage: manifests_test.mjs SOURCE_DIR NODE_DIR");
+  process.exit(2);
+}
+const modules = join(nodeDir, "node_modules");
+const YAML = createRequire(join(modules, "noop.js"))("yaml");
+
+let passed = 0;
+let failed = 0;
+function check(ok, what) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    console.log(`FAIL: ${what}`);
+  }
+}
+
+// --- model lookup ------------------------------------------------------------------------------
+async function modelFor(apiVersion, kind) {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  let file;
+  if (group === "monitoring.coreos.com") {
+    file = join(modules, "@kubernetes-models/prometheus-operator", group, version, `${kind}.js`);
+  } else {
+    file = join(modules, "kubernetes-models", group, version, `${kind}.js`);
+  }
+  try {
+    statSync(file);
+  } catch {
+    return null;
+  }
+  const mod = await import(pathToFileURL(file).href);
+  return mod[kind] ?? null;
+}
+
+async function validate(obj, where) {
+  const what = `${where}: ${obj.kind}/${obj.metadata?.name}`;
+  const Model = await modelFor(obj.apiVersion, obj.kind);
+  check(Model !== null, `${what}: no schema for ${obj.apiVersion} ${obj.kind}`);
+  if (!Model) return;
+  try {
+    new Model(obj).validate();
+    check(true, what);
+  } catch (e) {
+    check(false, `${what}: ${e.message}`);
+  }
+}
+
+// --- gather ------------------------------------------------------------------------------------
+function walk(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+const k8s = join(src, "k8s");
+const files = walk(k8s).filter((f) => /\.ya?ml$/.test(f));
+const rendered = {}; // kustomization dir (relative) -> objects
+
+for (const f of files.filter((f) => /kustomization\.ya?ml$/.test(f))) {
+  const dir = f.replace(/\/kustomization\.ya?ml$/, "");
+  const rel = relative(src, dir);
+  let out;
+  try {
+    out = execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    check(true, `kubectl kustomize ${rel}`);
+  } catch (e) {
+    check(false, `kubectl kustomize ${rel}: ${e.stderr || e.message}`);
+    continue;
+  }
+  rendered[rel] = YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
+  for (const obj of rendered[rel]) await validate(obj, rel);
+}
+
+const standalone = {};
+for (const f of files.filter((f) => !/kustomization\.ya?ml$/.test(f))) {
+  const rel = relative(src, f);
+  const docs = YAML.parseAllDocuments(readFileSync(f, "utf8"));
+  for (const d of docs) check(d.errors.length === 0, `${rel} parses as YAML: ${d.errors.join("; ")}`);
+  const objs = docs.map((d) => d.toJS()).filter((o) => o && o.apiVersion && o.kind);
+  standalone[rel] = objs;
+  for (const obj of objs) await validate(obj, rel);
+}
+
+// --- semantic checks ---------------------------------------------------------------------------
+const find = (objs, kind, name) => (objs ?? []).find((o) => o.kind === kind && (!name || o.metadata.name === name));
+const podSpecOf = (o) => (o.kind === "Pod" ? o.spec : o.spec.template.spec);
+const podLabelsOf = (o) => (o.kind === "Pod" ? o.metadata.labels : o.spec.template.metadata.labels);
+const allContainers = (spec) => [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+const matches = (selector, labels) =>
+  Object.entries(selector.matchLabels ?? {}).every(([k, v]) => (labels ?? {})[k] === v);
+
+function checkHardenedPod(o, where, { nativeSidecar }) {
+  const spec = podSpecOf(o);
+  const exporter = allContainers(spec).find((c) => c.name === "sidecar-exporter");
+  check(exporter, `${where}: has a sidecar-exporter container`);
+  if (!exporter) return;
+  const inInit = (spec.initContainers ?? []).includes(exporter);
+  if (nativeSidecar) {
+    check(inInit && exporter.restartPolicy === "Always", `${where}: exporter is a native sidecar (initContainers, restartPolicy Always)`);
+  } else {
+    check(!inInit && exporter.restartPolicy === undefined, `${where}: exporter is a classic sidecar (containers, no restartPolicy)`);
+    check(!(spec.initContainers ?? []).length, `${where}: no init containers left`);
+  }
+  check(spec.securityContext?.seccompProfile?.type === "RuntimeDefault", `${where}: pod seccomp RuntimeDefault`);
+  check(spec.securityContext?.runAsNonRoot === true, `${where}: pod runAsNonRoot`);
+  for (const c of allContainers(spec)) {
+    const sc = c.securityContext ?? {};
+    const w = `${where}: container ${c.name}`;
+    check(sc.runAsNonRoot === true || spec.securityContext?.runAsNonRoot === true, `${w} runAsNonRoot`);
+    check(sc.readOnlyRootFilesystem === true, `${w} readOnlyRootFilesystem`);
+    check(sc.allowPrivilegeEscalation === false, `${w} allowPrivilegeEscalation false`);
+    check(JSON.stringify(sc.capabilities?.drop) === '["ALL"]', `${w} drops ALL capabilities`);
+    check((sc.seccompProfile?.type ?? spec.securityContext?.seccompProfile?.type) === "RuntimeDefault", `${w} seccomp RuntimeDefault`);
+    for (const r of ["cpu", "memory"]) {
+      check(c.resources?.requests?.[r] && c.resources?.limits?.[r], `${w} ${r} request and limit`);
+    }
+  }
+  check(exporter.securityContext?.runAsUser > 0, `${where}: exporter runs as a numeric non-root uid`);
+  const port = (exporter.ports ?? []).find((p) => p.name === "metrics");
+  check(port?.containerPort === 10113, `${where}: exporter port 'metrics' is 10113`);
+  check(exporter.livenessProbe?.httpGet?.path === "/healthz", `${where}: liveness probe on /healthz`);
+  check(exporter.readinessProbe?.httpGet?.path === "/readyz", `${where}: readiness probe on /readyz`);
+  check(exporter.startupProbe?.httpGet?.path === "/healthz", `${where}: startup probe on /healthz`);
+  const ann = o.kind === "Pod" ? o.metadata.annotations : o.spec.template.metadata.annotations;
+  check(ann?.["prometheus.io/scrape"] === "true" && ann?.["prometheus.io/port"] === "10113" && ann?.["prometheus.io/path"] === "/metrics",
+    `${where}: prometheus.io/* annotations`);
+  // The log volume is shared: nginx writes it, the exporter reads it.
+  const nginx = spec.containers.find((c) => c.name === "nginx");
+  const logMount = (c) => (c?.volumeMounts ?? []).find((m) => m.mountPath === "/var/log/nginx");
+  check(logMount(nginx) && logMount(exporter) && logMount(nginx).name === logMount(exporter).name,
+    `${where}: nginx and exporter share the /var/log/nginx volume`);
+  const vol = (spec.volumes ?? []).find((v) => v.name === logMount(exporter)?.name);
+  check(vol?.emptyDir, `${where}: the log volume is an emptyDir`);
+  check(logMount(exporter)?.readOnly === true, `${where}: exporter mounts the logs read-only`);
+}
+
+const base = rendered["k8s/base"];
+const classic = rendered["k8s/overlays/classic-sidecar"];
+const monitoring = rendered["k8s/monitoring"];
+check(base && classic && monitoring, "k8s/base, k8s/overlays/classic-sidecar and k8s/monitoring render");
+const deployment = find(base, "Deployment");
+const service = find(base, "Service");
+if (deployment) checkHardenedPod(deployment, "k8s/base Deployment", { nativeSidecar: true });
+const classicDeployment = find(classic, "Deployment");
+if (classicDeployment) checkHardenedPod(classicDeployment, "classic-sidecar Deployment", { nativeSidecar: false });
+const pod = find(standalone["k8s/pod-with-sidecar.yaml"], "Pod");
+check(pod, "k8s/pod-with-sidecar.yaml has a Pod");
+if (pod) checkHardenedPod(pod, "pod-with-sidecar.yaml Pod", { nativeSidecar: true });
+
+if (deployment && service) {
+  check(matches({ matchLabels: service.spec.selector }, podLabelsOf(deployment)), "Service selects the Deployment's pods");
+  const sp = service.spec.ports.find((p) => p.name === "metrics");
+  check(sp && sp.targetPort === "metrics", "Service has a port named metrics targeting the container port 'metrics'");
+}
+const sm = find(monitoring, "ServiceMonitor");
+if (sm && service) {
+  check(matches(sm.spec.selector, service.metadata.labels), "ServiceMonitor selects the Service");
+  check(sm.spec.endpoints.every((e) => service.spec.ports.some((p) => p.name === e.port)), "ServiceMonitor endpoints name Service ports");
+  check(sm.spec.endpoints.every((e) => e.relabelings?.some((r) => r.targetLabel === "job" && r.replacement === "sidecar-exporter")),
+    "ServiceMonitor sets job=sidecar-exporter (used by the alerts)");
+}
+const pm = find(standalone["k8s/monitoring/podmonitor.yaml"], "PodMonitor");
+check(pm, "k8s/monitoring/podmonitor.yaml has a PodMonitor");
+if (pm && deployment) {
+  check(matches(pm.spec.selector, podLabelsOf(deployment)), "PodMonitor selects the Deployment's pods");
+  const ports = allContainers(podSpecOf(deployment)).flatMap((c) => c.ports ?? []).map((p) => p.name);
+  check(pm.spec.podMetricsEndpoints.every((e) => ports.includes(e.port)), "PodMonitor endpoints name container ports");
+}
+check(find(monitoring, "PrometheusRule"), "k8s/monitoring renders a PrometheusRule");
+
+// nginx.conf and the exporter configuration must describe the same log and stub_status.
+const nginxConf = readFileSync(join(k8s, "base/nginx.conf"), "utf8");
+const exporterConf = YAML.parse(readFileSync(join(k8s, "base/config.yaml"), "utf8"));
+const lf = nginxConf.match(/log_format\s+sidecar\s+((?:'[^']*'\s*)+);/);
+check(lf, "nginx.conf defines log_format sidecar");
+const nginxFormat = lf ? [...lf[1].matchAll(/'([^']*)'/g)].map((m) => m[1]).join("") : "";
+const accessLog = exporterConf.collectors.find((c) => c.type === "access_log");
+check(accessLog && accessLog.log_format === nginxFormat, `exporter log_format equals nginx's log_format sidecar ('${nginxFormat}')`);
+const logPath = nginxConf.match(/access_log\s+(\S+)\s+sidecar;/)?.[1];
+check(accessLog && accessLog.paths.includes(logPath), `exporter tails nginx's access log ${logPath}`);
+const stub = exporterConf.collectors.find((c) => c.type === "nginx_status");
+const listen = nginxConf.match(/listen\s+(\d+);/)?.[1];
+check(stub && stub.url === `http://127.0.0.1:${listen}/stub_status`, "exporter's stub_status URL is nginx's listen port on loopback");
+check(/location = \/stub_status \{[^}]*stub_status;[^}]*allow 127\.0\.0\.1;[^}]*deny all;/s.test(nginxConf),
+  "stub_status is restricted to loopback");
+
+// pod-with-sidecar.yaml carries copies of the base files.
+const podCms = standalone["k8s/pod-with-sidecar.yaml"] ?? [];
+check(find(podCms, "ConfigMap", "nginx-config")?.data?.["nginx.conf"] === nginxConf, "pod-with-sidecar.yaml nginx.conf equals k8s/base/nginx.conf");
+check(find(podCms, "ConfigMap", "sidecar-exporter-config")?.data?.["config.yaml"] === readFileSync(join(k8s, "base/config.yaml"), "utf8"),
+  "pod-with-sidecar.yaml config.yaml equals k8s/base/config.yaml");
+
+const objects = Object.values(rendered).flat().length + Object.values(standalone).flat().length;
+console.log(`manifests: ${Object.keys(rendered).length} kustomizations rendered, ${objects} objects validated`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
