@@ -84,7 +84,14 @@ for (const f of files.filter((f) => /kustomization\.ya?ml$/.test(f))) {
     out = execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     check(true, `kubectl kustomize ${rel}`);
   } catch (e) {
-    check(false, `kubectl kustomize ${rel}: ${e.stderr || e.message}`);
+    let version = "";
+    try {
+      version = execFileSync("kubectl", ["version", "--client"], { encoding: "utf8" }).trim();
+    } catch {
+      version = "kubectl not runnable";
+    }
+    // Debian bookworm's kubernetes-client (1.20, kustomize v2) is too old for labels/patches.
+    check(false, `kubectl kustomize ${rel} (${version.replace(/\n/g, ", ")}): ${e.stderr || e.message}`);
     continue;
   }
   rendered[rel] = YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
