@@ -251,7 +251,7 @@ std::string_view Unescape(std::string_view value, std::string& scratch) {
       continue;
     }
     const char next = value[i + 1];
-    if (next == 'x' && i + 3 < value.size() + 0 && HexDigit(value[i + 2]) >= 0 &&
+    if (next == 'x' && i + 3 < value.size() && HexDigit(value[i + 2]) >= 0 &&
         HexDigit(value[i + 3]) >= 0) {
       scratch.push_back(static_cast<char>(HexDigit(value[i + 2]) * 16 + HexDigit(value[i + 3])));
       i += 3;
@@ -310,6 +310,9 @@ bool Store(const Target& target, std::string_view value, bool unescape, LogRecor
   if (is_string && unescape && std::memchr(value.data(), '\\', value.size()) != nullptr) {
     value = Unescape(value, out.scratch);
   }
+  if (is_string && value == "-") {
+    value = {};
+  }
   switch (target.kind) {
     case Target::Kind::kNamed:
       out.named.push_back({target.name, value});
@@ -321,9 +324,6 @@ bool Store(const Target& target, std::string_view value, bool unescape, LogRecor
       break;
   }
   if (is_string) {
-    if (value == "-") {
-      value = {};
-    }
     switch (target.field) {
       case Field::kUri:
         StoreUri(value, out);

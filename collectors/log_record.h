@@ -131,4 +131,12 @@ struct LogRecord {
   void Clear();
 };
 
+// True when `text` is well-formed UTF-8 (what Prometheus requires of label values).
+bool IsValidUtf8(std::string_view text);
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD
+// (not by '?', which would change the meaning of a URI): `text` itself when it is valid, else a
+// view of `buffer` (overwritten).
+std::string_view SanitizeUtf8(std::string_view text, std::string& buffer);
+
 }  // namespace sidecar::accesslog

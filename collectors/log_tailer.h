@@ -46,9 +46,9 @@ struct TailedFileStats {
   std::uint64_t rotations = 0;       // path now names another file (rename, delete+create, symlink)
   std::uint64_t truncations = 0;     // same file, restarted from 0 (copytruncate)
   std::uint64_t lag_bytes = 0;       // file size minus read offset at the end of the last Poll
-  double last_line_unix_seconds = 0; // wall-clock time of the Poll that delivered the last line
-  bool open = false;                 // a file is open for this path
-  std::string error;                 // why the path cannot be read now ("open: Permission denied")
+  double last_line_unix_seconds = 0;  // wall-clock time of the Poll that delivered the last line
+  bool open = false;                  // a file is open for this path
+  std::string error;                  // why the path cannot be read now ("open: Permission denied")
 };
 
 // Follows log files the way `tail -F` does, and hands out their complete lines. It knows files,
@@ -133,8 +133,8 @@ class LogTailer {
   // Reads `file` to its current end and delivers its complete lines; returns the bytes read.
   std::uint64_t ReadAvailable(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
                               std::size_t& lines);
-  void SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data,
-                  const LineSink& sink, std::size_t& lines);
+  void SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data, const LineSink& sink,
+                  std::size_t& lines);
   std::vector<FilePosition> CollectPositions() const;
   void PublishStats();
 

@@ -33,7 +33,8 @@ struct PositionFileContents {
 
 // Text format, one file per line, so a person can read it on the shared volume:
 //   sidecar-exporter-log-positions 1
-//   <dev> <ino> <offset> <fingerprint as hex, or -> <path, with %, space, \t, \r, \n escaped as %XX>
+//   <dev> <ino> <offset> <fingerprint as hex, or -> <path, with %, space, \t, \r, \n escaped as
+//   %XX>
 std::string SerializePositions(const std::vector<FilePosition>& positions);
 // Returns the reason when `text` is not a valid position file ("line 3: bad offset").
 std::optional<std::string> ParsePositions(std::string_view text,

@@ -121,8 +121,7 @@ bool InotifyWaker::Wait(std::stop_token stop) {
     auto current = std::chrono::steady_clock::now();
     if (current >= deadline || (event_seen && current >= earliest)) break;
     const auto until = event_seen ? earliest : deadline;
-    const auto timeout =
-        std::chrono::ceil<std::chrono::milliseconds>(until - current).count();
+    const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(until - current).count();
     // Once an event is seen only stop can cut the wait short: watching inotify as well would spin
     // on the events of a busy writer until `earliest`.
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};

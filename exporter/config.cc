@@ -91,7 +91,7 @@ ConfigLoad ParseConfig(std::string_view yaml, const std::string& file_name) {
     if (type->series_without_collector_label) {
       // Series such as nginx_up carry only the labels given in `labels`, for compatibility
       // with other exporters: two such collectors must differ there or their series collide.
-      const std::string key = type_name + " " + FieldDecoder(fields).Child("labels").Fingerprint();
+      const std::string key = type_name + " " + fields.FieldFingerprint("labels");
       if (auto [it, inserted] = unlabelled.emplace(key, fields.path()); !inserted) {
         fields.Error("labels", "same series as " + it->second + "; give each " + type_name +
                                    " collector distinct \"labels\"");

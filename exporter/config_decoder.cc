@@ -353,4 +353,14 @@ std::string FieldDecoder::Fingerprint() const {
   return out.c_str();
 }
 
+std::string FieldDecoder::FieldFingerprint(const std::string& key) const {
+  if (!node_.IsMap()) return {};
+  const YAML::Node& const_node = node_;
+  const YAML::Node value = const_node[key];
+  if (!value.IsDefined()) return {};
+  YAML::Emitter out;
+  out << YAML::Flow << value;
+  return out.c_str();
+}
+
 }  // namespace sidecar

@@ -75,6 +75,8 @@ class FieldDecoder {
   const std::string& path() const { return path_; }
   // The YAML text of this mapping, used to tell whether a collector's options changed on reload.
   std::string Fingerprint() const;
+  // The YAML text of one field, empty when absent; records no error.
+  std::string FieldFingerprint(const std::string& key) const;
   int errors_count() const { return static_cast<int>(errors_.size()); }
 
  private:

@@ -1,0 +1,524 @@
+#include "collectors/log_tailer.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+namespace sidecar {
+namespace {
+
+// Large reads keep the syscall count per line low: at ~200 bytes per access-log line one read
+// carries over a thousand lines.
+constexpr std::size_t kReadChunk = 256 * 1024;
+// Enough to tell two log files apart (timestamps, addresses) while costing one small pread per
+// file per Poll.
+constexpr std::size_t kFingerprintBytes = 256;
+// A line buffer this large means a misconfiguration, not a log format.
+constexpr std::size_t kMaxLineBytesLimit = 64 * 1024 * 1024;
+
+// Owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Frees what glob(3) allocated.
+class GlobResult {
+ public:
+  GlobResult() = default;
+  ~GlobResult() { ::globfree(&glob_); }
+  GlobResult(const GlobResult&) = delete;
+  GlobResult& operator=(const GlobResult&) = delete;
+  glob_t* get() { return &glob_; }
+
+ private:
+  glob_t glob_{};
+};
+
+bool HasWildcard(std::string_view text) {
+  return text.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::string ErrnoText(std::string_view what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+// Whether the file behind `fd` starts with `prefix`.
+bool StartsWith(int fd, std::string_view prefix) {
+  if (prefix.empty()) return true;
+  char head[kFingerprintBytes];
+  const std::size_t want = std::min(prefix.size(), sizeof head);
+  const ssize_t n = ::pread(fd, head, want, 0);
+  return n == static_cast<ssize_t>(want) && std::memcmp(head, prefix.data(), want) == 0;
+}
+
+std::string ReadFingerprint(int fd, std::uint64_t offset) {
+  std::string fingerprint(std::min<std::uint64_t>(offset, kFingerprintBytes), '\0');
+  const ssize_t n = ::pread(fd, fingerprint.data(), fingerprint.size(), 0);
+  fingerprint.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return fingerprint;
+}
+
+}  // namespace
+
+// One open generation of a tracked path.
+struct LogTailer::OpenFile {
+  UniqueFd fd;
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t offset = 0;      // bytes consumed from fd, == its file offset
+  std::uint64_t line_start = 0;  // start of the incomplete line: the position worth saving
+  std::string fingerprint;       // first min(offset, kFingerprintBytes) bytes
+  std::string partial;           // incomplete line, at most max_line_bytes + 1 bytes
+  bool discarding = false;       // skipping the rest of a line up to its '\n'
+};
+
+struct LogTailer::TrackedPath {
+  std::string path;
+  bool from_glob = false;
+  bool matched = true;  // for glob paths: matched by the latest expansion
+  std::optional<OpenFile> current;
+  // Generations rotated away but possibly still written to; read before `current`.
+  std::vector<OpenFile> draining;
+  TailedFileStats stats;
+  // Identity of a file that existed at construction but could not be opened then (permissions):
+  // when it can be opened later it still starts at its end, as if opened at construction.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> present_at_start;
+};
+
+LogTailer::LogTailer(LogTailerOptions options) : options_(std::move(options)) {
+  if (options_.paths.empty()) {
+    throw std::invalid_argument("log tailer: no paths to tail");
+  }
+  for (std::size_t i = 0; i < options_.paths.size(); ++i) {
+    const std::string& path = options_.paths[i];
+    const std::string where = "log tailer: paths[" + std::to_string(i) + "]";
+    if (path.empty()) throw std::invalid_argument(where + " is empty");
+    if (path.find('\0') != std::string::npos) {
+      throw std::invalid_argument(where + " contains a NUL byte");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (options_.paths[j] == path) {
+        throw std::invalid_argument(where + " \"" + path + "\" repeats paths[" + std::to_string(j) +
+                                    "]");
+      }
+    }
+    if (!options_.position_file.empty()) {
+      // Tailing our own position file would feed its rewrites back as log lines.
+      for (const std::string& own : {options_.position_file, options_.position_file + ".tmp"}) {
+        if (own == path || (HasWildcard(path) && ::fnmatch(path.c_str(), own.c_str(), 0) == 0)) {
+          throw std::invalid_argument(where + " \"" + path + "\" matches the position file " +
+                                      options_.position_file);
+        }
+      }
+    }
+  }
+  if (options_.max_line_bytes == 0 || options_.max_line_bytes > kMaxLineBytesLimit) {
+    throw std::invalid_argument("log tailer: max_line_bytes must be in [1, " +
+                                std::to_string(kMaxLineBytesLimit) + "], got " +
+                                std::to_string(options_.max_line_bytes));
+  }
+  if (options_.position_save_interval.count() < 0) {
+    throw std::invalid_argument("log tailer: position_save_interval must not be negative");
+  }
+
+  buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
+
+  if (!options_.position_file.empty()) {
+    PositionFileContents contents = ReadPositionFile(options_.position_file);
+    if (contents.error) load_error_ = "position file ignored: " + *contents.error;
+    for (FilePosition& position : contents.positions) {
+      std::string path = position.path;
+      resume_[path] = std::move(position);
+    }
+  }
+
+  ExpandPaths();
+  for (auto& [path, tracked] : tracked_) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno != ENOENT && errno != ENOTDIR) tracked->stats.error = ErrnoText("stat", errno);
+      continue;
+    }
+    if (!OpenPath(*tracked, /*at_start=*/true)) {
+      tracked->present_at_start.emplace(st.st_dev, st.st_ino);
+    }
+  }
+  // Positions of files the patterns no longer match would be carried along forever.
+  std::erase_if(resume_, [this](const auto& entry) { return !tracked_.contains(entry.first); });
+  PublishStats();
+}
+
+LogTailer::~LogTailer() {
+  if (options_.position_file.empty()) return;
+  try {
+    SavePositions();
+  } catch (...) {
+    // Only allocation can throw here; losing this save means re-reading lines after a restart.
+  }
+}
+
+void LogTailer::ExpandPaths() {
+  for (auto& [path, tracked] : tracked_) {
+    tracked->matched = !tracked->from_glob;
+  }
+  const auto track = [this](const std::string& path, bool from_glob) {
+    auto [it, inserted] = tracked_.try_emplace(path);
+    if (inserted) {
+      it->second = std::make_unique<TrackedPath>();
+      it->second->path = path;
+      it->second->stats.path = path;
+      it->second->from_glob = from_glob;
+    }
+    it->second->matched = true;
+  };
+  for (const std::string& pattern : options_.paths) {
+    if (!HasWildcard(pattern)) {
+      track(pattern, /*from_glob=*/false);
+      continue;
+    }
+    GlobResult result;
+    // GLOB_MARK appends '/' to directories so that they can be skipped without a stat each.
+    if (::glob(pattern.c_str(), GLOB_MARK, nullptr, result.get()) != 0) continue;
+    for (std::size_t i = 0; i < result.get()->gl_pathc; ++i) {
+      const std::string_view match = result.get()->gl_pathv[i];
+      if (!match.empty() && match.back() != '/') track(std::string(match), /*from_glob=*/true);
+    }
+  }
+}
+
+bool LogTailer::OpenPath(TrackedPath& tracked, bool at_start) {
+  // O_NONBLOCK: a FIFO at the path must not block the poll loop in open(2).
+  UniqueFd fd(::open(tracked.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    tracked.stats.error = ErrnoText("open", errno);
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    tracked.stats.error = ErrnoText("fstat", errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    tracked.stats.error = "not a regular file";
+    return false;
+  }
+  const auto dev = static_cast<std::uint64_t>(st.st_dev);
+  const auto ino = static_cast<std::uint64_t>(st.st_ino);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+
+  // A file we already read: one of our own rotated files (a symlink pointed back), a hard link, or
+  // a glob match of the name a file was rotated to. Following it instead of opening it again
+  // avoids a double count.
+  for (auto& [other_path, other] : tracked_) {
+    if (other.get() != &tracked && other->current && other->current->dev == dev &&
+        other->current->ino == ino) {
+      tracked.stats.error = "same file as " + other_path + ", read there";
+      return false;
+    }
+    for (auto it = other->draining.begin(); it != other->draining.end(); ++it) {
+      if (it->dev == dev && it->ino == ino) {
+        tracked.current = std::move(*it);
+        other->draining.erase(it);
+        tracked.stats.error.clear();
+        tracked.present_at_start.reset();
+        return true;
+      }
+    }
+  }
+
+  OpenFile file;
+  file.dev = dev;
+  file.ino = ino;
+  const auto identity = std::make_pair(dev, ino);
+  if (auto saved = resume_.find(tracked.path); saved != resume_.end()) {
+    const FilePosition& position = saved->second;
+    // Same inode is not enough: inode numbers are reused, and copytruncate keeps the inode.
+    const bool same_file = position.dev == dev && position.ino == ino && size >= position.offset &&
+                           StartsWith(fd.get(), position.fingerprint);
+    file.offset = same_file ? position.offset : 0;
+    resume_.erase(saved);
+    positions_dirty_ = true;
+  } else if ((at_start || tracked.present_at_start == identity) && !options_.from_beginning) {
+    file.offset = size;
+    if (size > 0) {
+      // Starting inside a line would deliver its tail as a line of its own.
+      char last = '\n';
+      if (::pread(fd.get(), &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n') {
+        file.discarding = true;
+      }
+    }
+  }
+  if (file.offset > 0 && ::lseek(fd.get(), static_cast<off_t>(file.offset), SEEK_SET) < 0) {
+    tracked.stats.error = ErrnoText("lseek", errno);
+    return false;
+  }
+  file.line_start = file.offset;
+  file.fingerprint = ReadFingerprint(fd.get(), file.offset);
+  file.fd = std::move(fd);
+  tracked.current = std::move(file);
+  tracked.present_at_start.reset();
+  tracked.stats.error.clear();
+  return true;
+}
+
+std::size_t LogTailer::Poll(const LineSink& sink) {
+  poll_unix_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::size_t lines = 0;
+  ExpandPaths();
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    TrackedPath& tracked = *it->second;
+    UpdatePath(tracked, sink, lines);
+    // Forget glob matches that are gone, so that dated file names do not pile up.
+    if (tracked.from_glob && !tracked.matched && !tracked.current && tracked.draining.empty()) {
+      it = tracked_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!options_.position_file.empty() && positions_dirty_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_save_ >= options_.position_save_interval) SavePositions();
+  }
+  PublishStats();
+  return lines;
+}
+
+void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size_t& lines) {
+  // Older generations first, so that a path's lines come out in the order they were written.
+  // A rotated file is closed once a Poll finds nothing new in it.
+  for (auto it = tracked.draining.begin(); it != tracked.draining.end();) {
+    if (ReadAvailable(tracked, *it, sink, lines) == 0) {
+      it = tracked.draining.erase(it);
+      positions_dirty_ = true;
+    } else {
+      ++it;
+    }
+  }
+
+  struct stat st {};
+  if (::stat(tracked.path.c_str(), &st) != 0) {
+    const int err = errno;
+    tracked.stats.error = err == ENOENT || err == ENOTDIR ? "" : ErrnoText("stat", err);
+    if (tracked.current) {
+      // Renamed away (the writer may still append until it reopens) or deleted.
+      const std::uint64_t n = ReadAvailable(tracked, *tracked.current, sink, lines);
+      struct stat open_st {};
+      if (n == 0 && ::fstat(tracked.current->fd.get(), &open_st) == 0 && open_st.st_nlink == 0) {
+        // Deleted and idle: holding it would keep its disk space allocated.
+        tracked.current.reset();
+        positions_dirty_ = true;
+      }
+    }
+  } else if (tracked.current && tracked.current->dev == static_cast<std::uint64_t>(st.st_dev) &&
+             tracked.current->ino == static_cast<std::uint64_t>(st.st_ino)) {
+    OpenFile& file = *tracked.current;
+    if (static_cast<std::uint64_t>(st.st_size) < file.offset ||
+        !StartsWith(file.fd.get(), file.fingerprint)) {
+      // copytruncate: the content we read is gone (or replaced); start over.
+      ++tracked.stats.truncations;
+      ::lseek(file.fd.get(), 0, SEEK_SET);
+      file.offset = 0;
+      file.line_start = 0;
+      file.fingerprint.clear();
+      file.partial.clear();
+      file.discarding = false;
+      positions_dirty_ = true;
+    }
+    ReadAvailable(tracked, file, sink, lines);
+  } else {
+    if (tracked.current) {
+      // Rotated: finish what is in the old file now, keep it open for late writes.
+      ++tracked.stats.rotations;
+      ReadAvailable(tracked, *tracked.current, sink, lines);
+      tracked.draining.push_back(std::move(*tracked.current));
+      tracked.current.reset();
+    }
+    if (OpenPath(tracked, /*at_start=*/false)) {
+      positions_dirty_ = true;
+      ReadAvailable(tracked, *tracked.current, sink, lines);
+    }
+  }
+
+  std::uint64_t lag = 0;
+  const auto add_lag = [&lag](const OpenFile& file) {
+    struct stat open_st {};
+    if (::fstat(file.fd.get(), &open_st) == 0 &&
+        static_cast<std::uint64_t>(open_st.st_size) > file.offset) {
+      lag += static_cast<std::uint64_t>(open_st.st_size) - file.offset;
+    }
+  };
+  for (const OpenFile& file : tracked.draining) add_lag(file);
+  if (tracked.current) add_lag(*tracked.current);
+  tracked.stats.lag_bytes = lag;
+  tracked.stats.open = tracked.current.has_value();
+}
+
+std::uint64_t LogTailer::ReadAvailable(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
+                                       std::size_t& lines) {
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(file.fd.get(), buffer_.get(), kReadChunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      tracked.stats.error = ErrnoText("read", errno);
+      break;
+    }
+    if (n == 0) break;
+    const auto count = static_cast<std::size_t>(n);
+    if (file.offset < kFingerprintBytes) {
+      file.fingerprint.append(buffer_.get(),
+                              std::min<std::size_t>(count, kFingerprintBytes - file.offset));
+    }
+    SplitLines(tracked, file, std::string_view(buffer_.get(), count), sink, lines);
+    file.offset += count;
+    total += count;
+    // A short read of a regular file means its end (for now); skip the read that returns 0.
+    if (count < kReadChunk) break;
+  }
+  if (total > 0) {
+    tracked.stats.bytes_read += total;
+    positions_dirty_ = true;
+  }
+  return total;
+}
+
+void LogTailer::SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data,
+                           const LineSink& sink, std::size_t& lines) {
+  const std::size_t max = options_.max_line_bytes;
+  const char* const begin = data.data();
+  const char* const end = begin + data.size();
+  const char* p = begin;
+  std::uint64_t delivered = 0;
+  while (p < end) {
+    const auto* newline = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (newline == nullptr) {
+      // Hold the incomplete line; +1 leaves room for a '\r' that the '\n' may still follow.
+      if (!file.discarding) {
+        if (file.partial.size() + (end - p) > max + 1) {
+          ++tracked.stats.lines_too_long;
+          file.partial.clear();
+          file.discarding = true;
+        } else {
+          file.partial.append(p, end - p);
+        }
+      }
+      break;
+    }
+    std::string_view line(p, newline - p);
+    p = newline + 1;
+    file.line_start = file.offset + (p - begin);
+    if (file.discarding) {
+      file.discarding = false;
+      continue;
+    }
+    if (!file.partial.empty()) {
+      if (file.partial.size() + line.size() > max + 1) {
+        ++tracked.stats.lines_too_long;
+        file.partial.clear();
+        continue;
+      }
+      file.partial.append(line);
+      line = file.partial;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > max) {
+      ++tracked.stats.lines_too_long;
+    } else {
+      sink(tracked.path, line);
+      ++delivered;
+    }
+    file.partial.clear();
+  }
+  if (delivered > 0) {
+    lines += delivered;
+    tracked.stats.lines += delivered;
+    tracked.stats.last_line_unix_seconds = poll_unix_seconds_;
+  }
+}
+
+std::vector<FilePosition> LogTailer::CollectPositions() const {
+  std::vector<FilePosition> positions;
+  for (const auto& [path, tracked] : tracked_) {
+    if (tracked->current) {
+      const OpenFile& file = *tracked->current;
+      positions.push_back(FilePosition{
+          .path = path,
+          .dev = file.dev,
+          .ino = file.ino,
+          .offset = file.line_start,
+          .fingerprint = file.fingerprint.substr(
+              0, std::min<std::uint64_t>(file.fingerprint.size(), file.line_start)),
+      });
+    } else if (auto saved = resume_.find(path); saved != resume_.end()) {
+      // Not open yet (missing, permission denied): keep what the previous run knew.
+      positions.push_back(saved->second);
+    }
+  }
+  return positions;
+}
+
+bool LogTailer::SavePositions() {
+  if (options_.position_file.empty()) return true;
+  last_save_ = std::chrono::steady_clock::now();
+  const std::optional<std::string> error =
+      WritePositionFile(options_.position_file, CollectPositions());
+  if (!error) positions_dirty_ = false;
+  std::lock_guard lock(mutex_);
+  save_error_ = error ? "cannot save positions: " + *error : "";
+  return !error;
+}
+
+std::string LogTailer::PositionFileError() const {
+  std::lock_guard lock(mutex_);
+  if (load_error_.empty()) return save_error_;
+  if (save_error_.empty()) return load_error_;
+  return load_error_ + "; " + save_error_;
+}
+
+void LogTailer::PublishStats() {
+  std::vector<TailedFileStats> stats;
+  stats.reserve(tracked_.size());
+  for (const auto& [path, tracked] : tracked_) {
+    stats.push_back(tracked->stats);
+  }
+  std::lock_guard lock(mutex_);
+  published_ = std::move(stats);
+}
+
+std::vector<TailedFileStats> LogTailer::Stats() const {
+  std::lock_guard lock(mutex_);
+  return published_;
+}
+
+}  // namespace sidecar

@@ -1,0 +1,493 @@
+#include "collectors/request_metrics.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "prometheus/client_metric.h"
+
+namespace sidecar::accesslog {
+namespace {
+
+constexpr std::size_t kDroppedKeysRemembered = 16384;
+
+constexpr std::string_view kRequestsName = "accesslog_http_requests_total";
+constexpr std::string_view kResponseSizeName = "accesslog_http_response_size_bytes_total";
+constexpr std::string_view kRequestSizeName = "accesslog_http_request_size_bytes_total";
+constexpr std::string_view kDurationName = "accesslog_http_request_duration_seconds";
+constexpr std::string_view kUpstreamName = "accesslog_http_upstream_duration_seconds";
+constexpr std::string_view kDroppedName = "sidecar_exporter_log_series_dropped_total";
+
+bool IsLabelName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9') || name.starts_with("__")) {
+    return false;
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ValidBuckets(const std::vector<double>& buckets) {
+  if (buckets.empty()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    if (!std::isfinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Cuts `value` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view Truncate(std::string_view value, std::size_t max) {
+  if (value.size() <= max) {
+    return value;
+  }
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return value.substr(0, end);
+}
+
+std::uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+}  // namespace
+
+std::vector<double> DefaultDurationBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+// Where one label's value comes from and what it may be.
+struct RequestMetrics::LabelSource {
+  enum class Kind { kString, kStatus, kUpstreamStatus, kNamed };
+  std::string label;
+  Kind kind = Kind::kString;
+  Field field = Field::kMethod;
+  std::string named;
+  bool is_method = false;
+  bool is_path = false;
+  std::vector<std::string> allowed;  // Empty: any value.
+  std::string_view other;            // Replaces values not allowed.
+};
+
+std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions options,
+                                                       std::string& error) {
+  error.clear();
+  if (options.labels.size() + options.extra_labels.size() > kMaxLabels) {
+    error = "too many labels (at most " + std::to_string(kMaxLabels) + ")";
+    return nullptr;
+  }
+  if (options.series_limit == 0) {
+    error = "series_limit must be at least 1";
+    return nullptr;
+  }
+  if (!ValidBuckets(options.duration_buckets) || !ValidBuckets(options.upstream_duration_buckets)) {
+    error = "histogram buckets must be finite, strictly increasing and not empty";
+    return nullptr;
+  }
+  std::vector<std::string> names;
+  auto check_name = [&](const std::string& label) {
+    if (!IsLabelName(label) || label == "collector" || label == "le") {
+      error = "invalid label name '" + label + "'";
+      return false;
+    }
+    for (const std::string& name : names) {
+      if (name == label) {
+        error = "label '" + label + "' given twice";
+        return false;
+      }
+    }
+    names.push_back(label);
+    return true;
+  };
+  for (const std::string& label : options.labels) {
+    if (!check_name(label)) {
+      return nullptr;
+    }
+    const std::optional<Field> field = FieldFromName(label);
+    if (!field || FieldName(*field) != label) {
+      error = "unknown label '" + label +
+              "': labels are standard field names (method, status, path, host...); use "
+              "extra_labels for other fields";
+      return nullptr;
+    }
+    if (!IsStringField(*field) && *field != Field::kStatus && *field != Field::kUpstreamStatus) {
+      error = "label '" + label + "' would take a new value with almost every request";
+      return nullptr;
+    }
+    if (!options.fields.Has(*field)) {
+      error = "label '" + label + "' needs the field '" + label +
+              "', which the log format does not have";
+      return nullptr;
+    }
+  }
+  for (const ExtraLabel& extra : options.extra_labels) {
+    if (!check_name(extra.label)) {
+      return nullptr;
+    }
+    if (extra.field.empty()) {
+      error = "extra label '" + extra.label + "' has no field";
+      return nullptr;
+    }
+  }
+  for (const LabelAllowList& allow : options.allowed_values) {
+    bool known = false;
+    for (const std::string& name : names) {
+      known = known || name == allow.label;
+    }
+    if (!known) {
+      error = "allowed values given for '" + allow.label + "', which is not a label";
+      return nullptr;
+    }
+  }
+  std::unique_ptr<RequestMetrics> metrics(new RequestMetrics(std::move(options)));
+  for (const PathRewrite& rewrite : metrics->options_.path_rewrites) {
+    RE2::Options re_options;
+    re_options.set_encoding(RE2::Options::EncodingLatin1);
+    re_options.set_log_errors(false);
+    auto re = std::make_unique<RE2>(rewrite.pattern, re_options);
+    std::string rewrite_error;
+    if (!re->ok()) {
+      error = "invalid path rewrite '" + rewrite.pattern + "': " + re->error();
+      return nullptr;
+    }
+    if (!re->CheckRewriteString(rewrite.replacement, &rewrite_error)) {
+      error = "invalid replacement '" + rewrite.replacement + "' for path rewrite '" +
+              rewrite.pattern + "': " + rewrite_error;
+      return nullptr;
+    }
+    metrics->path_rewrites_.push_back(std::move(re));
+  }
+  return metrics;
+}
+
+RequestMetrics::RequestMetrics(RequestMetricsOptions options) : options_(std::move(options)) {
+  const FieldSet& fields = options_.fields;
+  has_response_size_ = fields.Has(Field::kBodyBytesSent) || fields.Has(Field::kBytesSent);
+  response_from_body_ = fields.Has(Field::kBodyBytesSent);
+  has_request_size_ = fields.Has(Field::kRequestLength);
+  has_duration_ = fields.Has(Field::kRequestTime);
+  has_upstream_ = fields.Has(Field::kUpstreamResponseTime);
+
+  auto add_source = [&](const std::string& label, const std::string& field_name) {
+    LabelSource& source = sources_.emplace_back();
+    source.label = label;
+    const std::optional<Field> field = FieldFromName(field_name);
+    if (!field || (!IsStringField(*field) && *field != Field::kStatus &&
+                   *field != Field::kUpstreamStatus)) {
+      source.kind = LabelSource::Kind::kNamed;
+      source.named = field_name;
+    } else {
+      source.field = *field;
+      source.kind = *field == Field::kStatus           ? LabelSource::Kind::kStatus
+                    : *field == Field::kUpstreamStatus ? LabelSource::Kind::kUpstreamStatus
+                                                       : LabelSource::Kind::kString;
+      source.is_method = *field == Field::kMethod;
+      source.is_path = *field == Field::kPath;
+    }
+    source.other = "other";
+    if (source.is_method) {
+      source.allowed = options_.methods;
+      source.other = "OTHER";
+    }
+    for (const LabelAllowList& allow : options_.allowed_values) {
+      if (allow.label == label) {
+        source.allowed = allow.values;
+      }
+    }
+  };
+  for (const std::string& label : options_.labels) {
+    add_source(label, label);
+  }
+  for (const ExtraLabel& extra : options_.extra_labels) {
+    add_source(extra.label, extra.field);
+  }
+  buffers_.resize(sources_.size());
+  for (std::string& buffer : buffers_) {
+    buffer.reserve(kMaxLabelValueBytes);
+  }
+  overflow_.values.assign(sources_.size(), std::string(kOverflowValue));
+  overflow_.duration.counts.resize(options_.duration_buckets.size() + 1);
+  overflow_.upstream.counts.resize(options_.upstream_duration_buckets.size() + 1);
+}
+
+RequestMetrics::~RequestMetrics() = default;
+
+std::string_view RequestMetrics::Resolve(std::size_t index, const LogRecord& record) {
+  const LabelSource& source = sources_[index];
+  std::string& buffer = buffers_[index];
+  std::string_view value;
+  switch (source.kind) {
+    case LabelSource::Kind::kStatus:
+    case LabelSource::Kind::kUpstreamStatus: {
+      const std::optional<std::uint32_t>& status =
+          source.kind == LabelSource::Kind::kStatus ? record.status : record.upstream_status;
+      if (!status) {
+        return {};
+      }
+      // Statuses are at most 999 (the parsers check), so three digits.
+      char digits[3] = {static_cast<char>('0' + *status / 100),
+                        static_cast<char>('0' + *status / 10 % 10),
+                        static_cast<char>('0' + *status % 10)};
+      if (options_.status_class) {
+        digits[1] = digits[2] = 'x';
+      }
+      buffer.assign(digits, 3);
+      value = buffer;
+      break;
+    }
+    case LabelSource::Kind::kNamed:
+      value = record.Named(source.named);
+      break;
+    case LabelSource::Kind::kString:
+      value = record.String(source.field);
+      break;
+  }
+  if (source.is_path && !path_rewrites_.empty() && !value.empty()) {
+    path_.assign(value);
+    for (std::size_t i = 0; i < path_rewrites_.size(); ++i) {
+      RE2::GlobalReplace(&path_, *path_rewrites_[i], options_.path_rewrites[i].replacement);
+    }
+    value = path_;
+  }
+  if (!source.allowed.empty() && !value.empty()) {
+    bool allowed = false;
+    for (const std::string& candidate : source.allowed) {
+      if (candidate == value) {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) {
+      return source.other;
+    }
+  }
+  // Sanitizing writes `buffer` only for invalid text, never the case of a status held there.
+  // It may lengthen the value (U+FFFD is 3 bytes), so it comes before the cut.
+  return Truncate(SanitizeUtf8(value, buffer), kMaxLabelValueBytes);
+}
+
+RequestMetrics::Series& RequestMetrics::NewSeries(std::size_t label_count) {
+  Series& series = series_.emplace_back();
+  series.values.reserve(label_count);
+  for (std::size_t i = 0; i < label_count; ++i) {
+    series.values.emplace_back(values_[i]);
+  }
+  if (has_duration_) {
+    series.duration.counts.resize(options_.duration_buckets.size() + 1);
+  }
+  if (has_upstream_) {
+    series.upstream.counts.resize(options_.upstream_duration_buckets.size() + 1);
+  }
+  return series;
+}
+
+void RequestMetrics::ObserveHistogram(Histogram& histogram, const std::vector<double>& bounds,
+                                      double value) {
+  std::size_t bucket = 0;
+  while (bucket < bounds.size() && value > bounds[bucket]) {
+    ++bucket;
+  }
+  ++histogram.counts[bucket];
+  histogram.sum += value;
+}
+
+void RequestMetrics::Observe(const LogRecord& record) {
+  // Label values are resolved and encoded outside the lock: only this thread touches them.
+  const std::size_t label_count = sources_.size();
+  key_.clear();
+  for (std::size_t i = 0; i < label_count; ++i) {
+    const std::string_view value = Resolve(i, record);
+    values_[i] = value;
+    // Length-prefixed, so that ("a b", "c") and ("a", "b c") differ. Values are cut to
+    // kMaxLabelValueBytes, so two bytes hold any length.
+    key_.push_back(static_cast<char>(value.size() & 0xFF));
+    key_.push_back(static_cast<char>(value.size() >> 8));
+    key_.append(value);
+  }
+
+  std::lock_guard lock(mutex_);
+  Series* series = nullptr;
+  if (auto it = index_.find(std::string_view(key_)); it != index_.end()) {
+    series = it->second;
+  } else if (index_.size() < options_.series_limit) {
+    series = &NewSeries(label_count);
+    index_.emplace(key_, series);
+  } else {
+    series = &overflow_;
+    overflow_used_ = true;
+    const std::uint64_t hash = HashKey(key_);
+    if (dropped_keys_.size() < kDroppedKeysRemembered) {
+      if (dropped_keys_.insert(hash).second) {
+        ++dropped_;
+      }
+    } else if (!dropped_keys_.contains(hash)) {
+      ++dropped_;
+    }
+  }
+  ++series->requests;
+  if (has_response_size_) {
+    const std::optional<std::uint64_t>& bytes =
+        response_from_body_ ? record.body_bytes_sent : record.bytes_sent;
+    if (bytes) {
+      series->response_bytes += *bytes;
+    }
+  }
+  if (has_request_size_ && record.request_length) {
+    series->request_bytes += *record.request_length;
+  }
+  if (has_duration_ && record.request_time) {
+    ObserveHistogram(series->duration, options_.duration_buckets, *record.request_time);
+  }
+  if (has_upstream_ && record.upstream_response_time) {
+    ObserveHistogram(series->upstream, options_.upstream_duration_buckets,
+                     *record.upstream_response_time);
+  }
+}
+
+std::size_t RequestMetrics::SeriesCount() const {
+  std::lock_guard lock(mutex_);
+  return index_.size();
+}
+
+std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
+  // Copy the numbers under the lock; label values of a series never change once it exists, and
+  // deque elements do not move, so they are read after the lock is released.
+  struct Snapshot {
+    const std::vector<std::string>* values;
+    std::uint64_t requests;
+    std::uint64_t response_bytes;
+    std::uint64_t request_bytes;
+    Histogram duration;
+    Histogram upstream;
+  };
+  std::vector<Snapshot> snapshots;
+  std::uint64_t dropped = 0;
+  {
+    std::lock_guard lock(mutex_);
+    snapshots.reserve(series_.size() + 1);
+    auto take = [&](const Series& series) {
+      snapshots.push_back({&series.values, series.requests, series.response_bytes,
+                           series.request_bytes, series.duration, series.upstream});
+    };
+    for (const Series& series : series_) {
+      take(series);
+    }
+    if (overflow_used_) {
+      take(overflow_);
+    }
+    dropped = dropped_;
+  }
+
+  auto new_family = [](std::string_view name, std::string help, prometheus::MetricType type) {
+    prometheus::MetricFamily family;
+    family.name = std::string(name);
+    family.help = std::move(help);
+    family.type = type;
+    return family;
+  };
+  auto new_metric = [&](prometheus::MetricFamily& family, const Snapshot& snapshot) {
+    prometheus::ClientMetric& metric = family.metric.emplace_back();
+    metric.label.reserve(sources_.size() + 1);
+    metric.label.push_back({"collector", options_.collector});
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      metric.label.push_back({sources_[i].label, (*snapshot.values)[i]});
+    }
+    return &metric;
+  };
+  auto fill_histogram = [](prometheus::ClientMetric& metric, const Histogram& histogram,
+                           const std::vector<double>& bounds) {
+    std::uint64_t cumulative = 0;
+    metric.histogram.bucket.reserve(histogram.counts.size());
+    for (std::size_t i = 0; i < histogram.counts.size(); ++i) {
+      cumulative += histogram.counts[i];
+      metric.histogram.bucket.push_back(
+          {cumulative, i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity()});
+    }
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = histogram.sum;
+  };
+
+  std::vector<prometheus::MetricFamily> families;
+  std::vector<std::string_view> exported;
+  {
+    auto family = new_family(kRequestsName,
+                             "Requests counted from the lines of the access log, one per line.",
+                             prometheus::MetricType::Counter);
+    for (const Snapshot& snapshot : snapshots) {
+      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.requests);
+    }
+    families.push_back(std::move(family));
+    exported.push_back(kRequestsName);
+  }
+  if (has_response_size_) {
+    auto family = new_family(
+        kResponseSizeName,
+        response_from_body_
+            ? "Response body bytes summed from the access log ($body_bytes_sent, %b, %B)."
+            : "Response bytes with headers summed from the access log ($bytes_sent, %O).",
+        prometheus::MetricType::Counter);
+    for (const Snapshot& snapshot : snapshots) {
+      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.response_bytes);
+    }
+    families.push_back(std::move(family));
+    exported.push_back(kResponseSizeName);
+  }
+  if (has_request_size_) {
+    auto family = new_family(
+        kRequestSizeName,
+        "Request bytes with headers summed from the access log ($request_length, %I).",
+        prometheus::MetricType::Counter);
+    for (const Snapshot& snapshot : snapshots) {
+      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.request_bytes);
+    }
+    families.push_back(std::move(family));
+    exported.push_back(kRequestSizeName);
+  }
+  if (has_duration_) {
+    auto family = new_family(
+        kDurationName, "Request time from the access log ($request_time, %D, %T), in seconds.",
+        prometheus::MetricType::Histogram);
+    for (const Snapshot& snapshot : snapshots) {
+      fill_histogram(*new_metric(family, snapshot), snapshot.duration, options_.duration_buckets);
+    }
+    families.push_back(std::move(family));
+    exported.push_back(kDurationName);
+  }
+  if (has_upstream_) {
+    auto family = new_family(kUpstreamName,
+                             "Upstream response time from the access log "
+                             "($upstream_response_time, all attempts summed), in seconds.",
+                             prometheus::MetricType::Histogram);
+    for (const Snapshot& snapshot : snapshots) {
+      fill_histogram(*new_metric(family, snapshot), snapshot.upstream,
+                     options_.upstream_duration_buckets);
+    }
+    families.push_back(std::move(family));
+    exported.push_back(kUpstreamName);
+  }
+  auto dropped_family = new_family(
+      kDroppedName,
+      "Label sets of access-log metrics counted in the __overflow__ series because the series "
+      "limit was reached.",
+      prometheus::MetricType::Counter);
+  for (std::string_view name : exported) {
+    prometheus::ClientMetric& metric = dropped_family.metric.emplace_back();
+    metric.label.push_back({"collector", options_.collector});
+    metric.label.push_back({"metric", std::string(name)});
+    metric.counter.value = static_cast<double>(dropped);
+  }
+  families.push_back(std::move(dropped_family));
+  return families;
+}
+
+}  // namespace sidecar::accesslog

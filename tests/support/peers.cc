@@ -1,0 +1,176 @@
+#include "tests/support/peers.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace sidecar::testing {
+namespace {
+
+size_t AppendBody(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+size_t AppendHeader(char* data, size_t size, size_t count, void* user) {
+  std::string line(data, size * count);
+  const size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    value.erase(value.find_last_not_of("\r\n") + 1);
+    (*static_cast<std::map<std::string, std::string>*>(user))[name] = value;
+  }
+  return size * count;
+}
+
+}  // namespace
+
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers,
+                   const std::string& method) {
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  curl_slist* header_list = nullptr;
+  for (const auto& header : headers) header_list = curl_slist_append(header_list, header.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  if (method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  const CURLcode code = curl_easy_perform(curl);
+  if (code != CURLE_OK) result.error = curl_easy_strerror(code);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_slist_free_all(header_list);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+std::map<std::string, double> ParseMetrics(const std::string& text) {
+  std::map<std::string, double> metrics;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) throw std::runtime_error("bad metric line: " + line);
+    metrics[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return metrics;
+}
+
+NginxServer::NginxServer() {
+  std::filesystem::create_directories(dir_ / "logs");
+  std::filesystem::create_directories(dir_ / "tmp");
+}
+
+NginxServer::~NginxServer() { Stop(); }
+
+std::string NginxServer::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void NginxServer::Start() {
+  // nginx cannot report an ephemeral port, so take a free one and retry if it was snatched.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (port_ == 0 || attempt > 0) port_ = FreePort();
+    const std::string root = dir_.path().string();
+    WriteFile(dir_ / "nginx.conf", R"(daemon off;
+master_process on;
+worker_processes 1;
+pid )" + root + R"(/nginx.pid;
+error_log )" + root + R"(/logs/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format timed '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time';
+  access_log )" + root + R"(/logs/access.log timed;
+  client_body_temp_path )" + root + R"(/tmp;
+  proxy_temp_path )" + root + R"(/tmp;
+  fastcgi_temp_path )" + root + R"(/tmp;
+  uwsgi_temp_path )" + root + R"(/tmp;
+  scgi_temp_path )" + root + R"(/tmp;
+  server {
+    listen 127.0.0.1:)" + std::to_string(port_) + R"(;
+    location = /stub_status { stub_status; access_log off; }
+    location = /status/200 { return 200 "status 200\\n"; }
+    location = /status/201 { return 201 "status 201\\n"; }
+    location = /status/204 { return 204 "status 204\\n"; }
+    location = /status/301 { return 301 "status 301\\n"; }
+    location = /status/304 { return 304 "status 304\\n"; }
+    location = /status/400 { return 400 "status 400\\n"; }
+    location = /status/401 { return 401 "status 401\\n"; }
+    location = /status/403 { return 403 "status 403\\n"; }
+    location = /status/404 { return 404 "status 404\\n"; }
+    location = /status/429 { return 429 "status 429\\n"; }
+    location = /status/500 { return 500 "status 500\\n"; }
+    location = /status/502 { return 502 "status 502\\n"; }
+    location = /status/503 { return 503 "status 503\\n"; }
+    location = /status/504 { return 504 "status 504\\n"; }
+    location = /garbage { return 200 "Active connections: lots\nof garbage\n"; }
+    location = /big { return 200 "Active connections: 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"; }
+    location / { return 200 "hello\n"; }
+  }
+}
+)");
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", root,
+                                 "-e", (dir_ / "logs" / "error.log").string()},
+        dir_ / "logs" / "stdout.log");
+    if (WaitForPort(port_, std::chrono::seconds(5)) && process_->Running()) return;
+    process_.reset();
+  }
+  throw std::runtime_error("nginx did not start; see " + (dir_ / "logs").string());
+}
+
+void NginxServer::Stop() {
+  if (!process_) return;
+  process_->Signal(SIGQUIT);  // graceful: finishes requests in flight and writes the log
+  if (!process_->Wait(std::chrono::seconds(5))) process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(5));
+  process_.reset();
+}
+
+ExporterProcess::ExporterProcess(const std::string& config_yaml,
+                                 std::vector<std::string> extra_args)
+    : config_file_(dir_ / "config.yaml") {
+  WriteFile(config_file_, config_yaml);
+  std::vector<std::string> argv = {SIDECAR_EXPORTER_BIN, "--config.file=" + config_file_.string(),
+                                   "--web.listen-address=127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, dir_ / "exporter.log");
+  if (!process_->WaitForLog("msg=ready", std::chrono::seconds(10))) {
+    throw std::runtime_error("exporter did not become ready:\n" + process_->Log());
+  }
+  static const std::regex kListening(R"(msg=listening address=127\.0\.0\.1:(\d+))");
+  std::smatch match;
+  const std::string log = process_->Log();
+  if (!std::regex_search(log, match, kListening)) {
+    throw std::runtime_error("no listening address in the exporter's log:\n" + log);
+  }
+  port_ = std::stoi(match[1]);
+}
+
+std::string ExporterProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::map<std::string, double> ExporterProcess::Metrics() {
+  const HttpResult result = HttpGet(url("/metrics"));
+  if (result.status != 200) {
+    throw std::runtime_error("GET /metrics: " + std::to_string(result.status) + " " + result.error);
+  }
+  return ParseMetrics(result.body);
+}
+
+}  // namespace sidecar::testing

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace sidecar::testing {
+
+struct HttpResult {
+  long status = 0;  // 0: no answer
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;
+};
+
+// A GET (or another method) with libcurl; the body is not decompressed.
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers = {},
+                   const std::string& method = "GET");
+
+// Parses the text exposition format into "name{labels}" -> value, labels as written.
+std::map<std::string, double> ParseMetrics(const std::string& text);
+
+// A real nginx on 127.0.0.1, configured in its own temp dir: stub_status at /stub_status, an
+// access log at access_log(), `/` answering 200, `/status/<code>` answering that code
+// (200, 201, 204, 301, 304, 400, 401, 403, 404, 429, 500, 502, 503, 504).
+class NginxServer {
+ public:
+  NginxServer();
+  ~NginxServer();
+  void Start();
+  void Stop();
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  std::filesystem::path access_log() const { return dir_ / "logs" / "access.log"; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// The exporter binary under test, on an ephemeral port, with `config_yaml` as its config file.
+class ExporterProcess {
+ public:
+  explicit ExporterProcess(const std::string& config_yaml, std::vector<std::string> extra_args = {});
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  std::map<std::string, double> Metrics();
+  ChildProcess& process() { return *process_; }
+  const std::filesystem::path& config_file() const { return config_file_; }
+
+ private:
+  TempDir dir_;
+  std::filesystem::path config_file_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace sidecar::testing

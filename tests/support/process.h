@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidecar::testing {
+
+// A child process started by a test, with stdout and stderr going to `log_file`. Killed
+// (SIGKILL) and reaped on destruction if still running, so a failing test leaves nothing behind.
+class ChildProcess {
+ public:
+  // Looks `argv[0]` up in PATH (plus /usr/sbin and /sbin, where Debian puts nginx).
+  ChildProcess(std::vector<std::string> argv, std::filesystem::path log_file);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  void Signal(int signal);
+  // Waits for exit; returns the exit code (128 + signal when killed), nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool Running();
+  std::string Log() const;
+  // Waits until the log contains `text`; false on timeout or when the process exits first.
+  bool WaitForLog(const std::string& text, std::chrono::milliseconds timeout);
+
+ private:
+  int pid_ = -1;
+  std::optional<int> exit_code_;
+  std::filesystem::path log_file_;
+};
+
+// Runs a command to completion, feeding `input` on stdin; returns exit code and combined output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "");
+
+// Finds an executable in PATH, /usr/sbin or /sbin; empty when missing.
+std::string FindExecutable(const std::string& name);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for peers such as nginx that cannot
+// report the port they bound).
+int FreePort();
+// True once something accepts TCP connections on 127.0.0.1:port.
+bool WaitForPort(int port, std::chrono::milliseconds timeout);
+
+}  // namespace sidecar::testing

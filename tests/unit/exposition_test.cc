@@ -1,0 +1,107 @@
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+
+#include "collectors/metric_family_builder.h"
+#include "exporter/http_server.h"
+#include "exporter/metric_families.h"
+#include "exporter/status_page.h"
+
+namespace sidecar {
+namespace {
+
+std::string Gunzip(const std::string& data) {
+  z_stream stream{};
+  REQUIRE(inflateInit2(&stream, 15 + 16) == Z_OK);
+  std::string out(data.size() * 20 + 1024, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(inflate(&stream, Z_FINISH) == Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  return out;
+}
+
+TEST_CASE("families of the same name from several collectors merge into one", "[exposition]") {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> families;
+  MergeFamilies(families, {MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
+                               .Add(1, {{"collector", "a"}})
+                               .Build()});
+  MergeFamilies(families, {MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
+                               .Add(2, {{"collector", "b"}})
+                               .Build(),
+                           MetricFamilyBuilder("y", "Y.", MetricType::Gauge).Add(3).Build()});
+  AddConstLabels(families, {{"cluster", "eu"}, {"collector", "ignored"}});
+  const std::string text = SerializeText(families);
+  CHECK(text ==
+        "# HELP x_total X.\n"
+        "# TYPE x_total counter\n"
+        "x_total{collector=\"a\",cluster=\"eu\"} 1\n"
+        "x_total{collector=\"b\",cluster=\"eu\"} 2\n"
+        "# HELP y Y.\n"
+        "# TYPE y gauge\n"
+        "y{cluster=\"eu\",collector=\"ignored\"} 3\n");
+}
+
+TEST_CASE("label values are escaped and no timestamps are written", "[exposition]") {
+  using prometheus::MetricType;
+  const std::string text = SerializeText(
+      {MetricFamilyBuilder("z", "Z.", MetricType::Gauge).Add(1, {{"v", "a\"b\\c\nd"}}).Build()});
+  CHECK(text == "# HELP z Z.\n# TYPE z gauge\nz{v=\"a\\\"b\\\\c\\nd\"} 1\n");
+}
+
+TEST_CASE("Accept-Encoding negotiation honours q=0", "[exposition]") {
+  CHECK(AcceptsGzip("gzip"));
+  CHECK(AcceptsGzip("deflate, GZIP;q=0.5"));
+  CHECK(AcceptsGzip("*"));
+  CHECK_FALSE(AcceptsGzip(""));
+  CHECK_FALSE(AcceptsGzip("identity"));
+  CHECK_FALSE(AcceptsGzip("gzip;q=0"));
+  CHECK_FALSE(AcceptsGzip("x-gzip-not"));
+}
+
+TEST_CASE("gzip output round-trips", "[exposition]") {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "metric_" + std::to_string(i) + " 1\n";
+  const std::string compressed = Gzip(text);
+  CHECK(compressed.size() < text.size() / 3);
+  CHECK(Gunzip(compressed) == text);
+}
+
+TEST_CASE("listen addresses convert to CivetWeb's form", "[exposition]") {
+  CHECK(ToCivetListeningPort(":10113") == "10113");
+  CHECK(ToCivetListeningPort("127.0.0.1:0") == "127.0.0.1:0");
+  CHECK(ToCivetListeningPort("localhost:80") == "127.0.0.1:80");
+  CHECK(ToCivetListeningPort("[::1]:9000") == "+[::1]:9000");
+  CHECK(ToCivetListeningPort("10113").empty());
+  CHECK(ToCivetListeningPort(":99999").empty());
+  CHECK(ToCivetListeningPort("a:b").empty());
+}
+
+TEST_CASE("the status page escapes what the main container sends", "[exposition]") {
+  StatusPageData data;
+  data.version = "1";
+  data.revision = "r";
+  data.telemetry_path = "/metrics";
+  data.health = "ok";
+  data.readiness = "ready";
+  CollectorState state;
+  state.name = "nginx";
+  state.type = "nginx_status";
+  state.runs = 1;
+  state.errors_total = 1;
+  state.last_error = "<script>alert(1)</script>";
+  state.last_error_time = data.now;
+  data.collectors.push_back(state);
+  const std::string html = RenderStatusPage(data);
+  CHECK(html.find("<script>") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("failing") != std::string::npos);
+  CHECK(html.find("href=\"/metrics\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace sidecar
