@@ -35,8 +35,7 @@ std::string_view LogFormatKindName(LogFormatKind kind) {
 }
 
 std::unique_ptr<LogFormat> LogFormat::Compile(LogFormatKind kind, std::string_view format,
-                                              const LogFormatOptions& options,
-                                              FormatError& error) {
+                                              const LogFormatOptions& options, FormatError& error) {
   error = {};
   switch (kind) {
     case LogFormatKind::kNginx:

@@ -82,11 +82,11 @@ class RegexLogFormat final : public LogFormat {
 }  // namespace
 
 std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, FormatError& error) {
-  auto re = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()),
-                                  PatternOptions());
+  auto re =
+      std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), PatternOptions());
   if (!re->ok()) {
-    const std::size_t at = re->error_arg().empty() ? std::string_view::npos
-                                                   : pattern.find(re->error_arg());
+    const std::size_t at =
+        re->error_arg().empty() ? std::string_view::npos : pattern.find(re->error_arg());
     error.offset = at == std::string_view::npos ? 0 : at;
     error.message = "invalid regex: " + re->error();
     if (at != std::string_view::npos) {

@@ -128,8 +128,7 @@ class ItemsBuilder {
     items_.back().literal.push_back(c);
   }
 
-  bool AddField(Target target, std::string_view directive, std::size_t offset,
-                FormatError& error) {
+  bool AddField(Target target, std::string_view directive, std::size_t offset, FormatError& error) {
     if (!items_.empty() && !items_.back().is_literal) {
       // Apache's "%U%q" and nginx's "$uri$is_args$args" write the request target in pieces with
       // nothing between them; they are read as one uri, split at '?'.
@@ -189,7 +188,7 @@ bool IsNginxNameChar(char c) {
 }
 
 Target NginxTarget(std::string_view name) {
-  static constexpr std::array<std::pair<std::string_view, Field>, 25> kVariables = {{
+  static constexpr std::array<std::pair<std::string_view, Field>, 27> kVariables = {{
       {"remote_addr", Field::kRemoteAddr},
       {"remote_user", Field::kRemoteUser},
       {"time_local", Field::kTime},
@@ -215,15 +214,11 @@ Target NginxTarget(std::string_view name) {
       {"request_length", Field::kRequestLength},
       {"request_time", Field::kRequestTime},
       {"upstream_response_time", Field::kUpstreamResponseTime},
+      {"upstream_connect_time", Field::kUpstreamConnectTime},
+      {"upstream_header_time", Field::kUpstreamHeaderTime},
   }};
   if (name == "request") {
     return Target::ForRequest();
-  }
-  if (name == "upstream_connect_time") {
-    return Target::ForField(Field::kUpstreamConnectTime);
-  }
-  if (name == "upstream_header_time") {
-    return Target::ForField(Field::kUpstreamHeaderTime);
   }
   for (const auto& [variable, field] : kVariables) {
     if (variable == name) {
@@ -237,7 +232,8 @@ Target NginxTarget(std::string_view name) {
 std::string NormalizeName(std::string_view prefix, std::string_view name) {
   std::string result(prefix);
   for (char c : name) {
-    result.push_back(c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    result.push_back(c == '-' ? '_'
+                              : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return result;
 }
@@ -321,9 +317,9 @@ bool ApacheTarget(char letter, std::string_view param, Target& target) {
       target = Target::ForField(Field::kProtocol);
       return true;
     case 'p':
-      target = Target::ForNamed(param.empty() || param == "canonical" ? "server_port"
-                                                                       : NormalizeName("", param) +
-                                                                             "_port");
+      target = Target::ForNamed(param.empty() || param == "canonical"
+                                    ? "server_port"
+                                    : NormalizeName("", param) + "_port");
       return true;
     case 'P':
       target = Target::ForNamed("pid");

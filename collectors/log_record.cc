@@ -131,45 +131,50 @@ std::optional<Field> FieldFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view LogRecord::String(Field field) const {
-  if (!IsStringField(field)) {
-    return {};
-  }
-  return const_cast<LogRecord*>(this)->MutableString(field);
-}
+namespace {
 
-std::string_view& LogRecord::MutableString(Field field) {
+// One switch for both the const and the mutable accessor.
+template <typename Record>
+auto& StringMember(Record& record, Field field) {
   switch (field) {
     case Field::kRemoteAddr:
-      return remote_addr;
+      return record.remote_addr;
     case Field::kRemoteUser:
-      return remote_user;
+      return record.remote_user;
     case Field::kTime:
-      return time;
+      return record.time;
     case Field::kMethod:
-      return method;
+      return record.method;
     case Field::kUri:
-      return uri;
+      return record.uri;
     case Field::kPath:
-      return path;
+      return record.path;
     case Field::kQuery:
-      return query;
+      return record.query;
     case Field::kProtocol:
-      return protocol;
+      return record.protocol;
     case Field::kHost:
-      return host;
+      return record.host;
     case Field::kServerName:
-      return server_name;
+      return record.server_name;
     case Field::kScheme:
-      return scheme;
+      return record.scheme;
     case Field::kReferer:
-      return referer;
+      return record.referer;
     case Field::kUserAgent:
-      return user_agent;
+      return record.user_agent;
     default:
-      return upstream_addr;
+      return record.upstream_addr;
   }
 }
+
+}  // namespace
+
+std::string_view LogRecord::String(Field field) const {
+  return IsStringField(field) ? StringMember(*this, field) : std::string_view();
+}
+
+std::string_view& LogRecord::MutableString(Field field) { return StringMember(*this, field); }
 
 std::string_view LogRecord::Named(std::string_view name) const {
   for (const NamedValue& value : named) {

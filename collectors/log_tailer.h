@@ -73,8 +73,8 @@ struct TailedFileStats {
 //   are lost (they are in the copy, which the tailer does not read). If the file has already grown
 //   back past the old offset and its first min(offset, 256) bytes are identical to the old ones,
 //   the truncation is not seen and the first `offset` bytes of the new content are skipped.
-// - A line without its final '\n' is held until the '\n' arrives; it is dropped if the file is
-//   closed, truncated or rotated away before that.
+// - A line without its final '\n' is held until the '\n' arrives (also in a rotated file being
+//   drained); it is dropped if its file is closed (see above) or truncated before that.
 // - Position file: positions are those of the last save; lines delivered after it are delivered
 //   again after a crash (not after a clean destruction, which saves). A file rotated away while
 //   the sidecar was down is not read again (its rest is lost); the new file is read from 0.

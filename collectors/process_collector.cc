@@ -37,7 +37,7 @@ double BootTime() {
 }  // namespace
 
 ProcessCollector::ProcessCollector(std::filesystem::path proc_dir)
-    : proc_dir_(std::move(proc_dir)) {}
+    : proc_dir_(std::move(proc_dir)), boot_time_(BootTime()) {}
 
 CollectResult ProcessCollector::Collect(const CollectContext& /*context*/) {
   CollectResult result;
@@ -72,7 +72,7 @@ CollectResult ProcessCollector::Collect(const CollectContext& /*context*/) {
   add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
       field(24) * page_size);
   add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-      MetricType::Gauge, BootTime() + field(22) / ticks);
+      MetricType::Gauge, boot_time_ + field(22) / ticks);
 
   std::error_code error;
   double open_fds = 0;

@@ -19,6 +19,8 @@ class ProcessCollector final : public Collector {
 
  private:
   const std::filesystem::path proc_dir_;
+  // Boot time in unix seconds, read once: it does not change while we run.
+  const double boot_time_;
 };
 
 }  // namespace sidecar

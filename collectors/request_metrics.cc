@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "prometheus/client_metric.h"
+#include "re2/re2.h"
 
 namespace sidecar::accesslog {
 namespace {
@@ -25,8 +26,8 @@ bool IsLabelName(std::string_view name) {
     return false;
   }
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) {
       return false;
     }
@@ -149,7 +150,7 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
       return nullptr;
     }
   }
-  std::unique_ptr<RequestMetrics> metrics(new RequestMetrics(std::move(options)));
+  auto metrics = std::make_unique<RequestMetrics>(PassKey(), std::move(options));
   for (const PathRewrite& rewrite : metrics->options_.path_rewrites) {
     RE2::Options re_options;
     re_options.set_encoding(RE2::Options::EncodingLatin1);
@@ -170,7 +171,8 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
   return metrics;
 }
 
-RequestMetrics::RequestMetrics(RequestMetricsOptions options) : options_(std::move(options)) {
+RequestMetrics::RequestMetrics(PassKey /*key*/, RequestMetricsOptions options)
+    : options_(std::move(options)) {
   const FieldSet& fields = options_.fields;
   has_response_size_ = fields.Has(Field::kBodyBytesSent) || fields.Has(Field::kBytesSent);
   response_from_body_ = fields.Has(Field::kBodyBytesSent);
@@ -182,8 +184,8 @@ RequestMetrics::RequestMetrics(RequestMetricsOptions options) : options_(std::mo
     LabelSource& source = sources_.emplace_back();
     source.label = label;
     const std::optional<Field> field = FieldFromName(field_name);
-    if (!field || (!IsStringField(*field) && *field != Field::kStatus &&
-                   *field != Field::kUpstreamStatus)) {
+    if (!field ||
+        (!IsStringField(*field) && *field != Field::kStatus && *field != Field::kUpstreamStatus)) {
       source.kind = LabelSource::Kind::kNamed;
       source.named = field_name;
     } else {
@@ -443,10 +445,10 @@ std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
     exported.push_back(kResponseSizeName);
   }
   if (has_request_size_) {
-    auto family = new_family(
-        kRequestSizeName,
-        "Request bytes with headers summed from the access log ($request_length, %I).",
-        prometheus::MetricType::Counter);
+    auto family =
+        new_family(kRequestSizeName,
+                   "Request bytes with headers summed from the access log ($request_length, %I).",
+                   prometheus::MetricType::Counter);
     for (const Snapshot& snapshot : snapshots) {
       new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.request_bytes);
     }

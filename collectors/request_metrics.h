@@ -14,7 +14,10 @@
 
 #include "collectors/log_record.h"
 #include "prometheus/metric_family.h"
-#include "re2/re2.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
 
 namespace sidecar::accesslog {
 
@@ -64,8 +67,8 @@ struct RequestMetricsOptions {
   bool status_class = false;
   // Methods kept as they are; others become "OTHER". Empty keeps every method (then bounded
   // only by the series limit).
-  std::vector<std::string> methods = {"GET",     "HEAD",    "POST",  "PUT", "DELETE",
-                                      "PATCH",   "OPTIONS", "CONNECT", "TRACE"};
+  std::vector<std::string> methods = {"GET",   "HEAD",    "POST",    "PUT",  "DELETE",
+                                      "PATCH", "OPTIONS", "CONNECT", "TRACE"};
   // Applied in order, each to the result of the previous one, before allow-lists and the limit.
   std::vector<PathRewrite> path_rewrites;
   std::vector<LabelAllowList> allowed_values;
@@ -104,8 +107,14 @@ class RequestMetrics {
  public:
   // Null with `error` set when the options are invalid (unknown label or field, bad regex,
   // unsorted buckets...).
-  static std::unique_ptr<RequestMetrics> Create(RequestMetricsOptions options,
-                                                std::string& error);
+  static std::unique_ptr<RequestMetrics> Create(RequestMetricsOptions options, std::string& error);
+
+  // Only Create() can make the key; public for std::make_unique.
+  class PassKey {
+    friend class RequestMetrics;
+    PassKey() = default;
+  };
+  RequestMetrics(PassKey, RequestMetricsOptions options);
 
   RequestMetrics(const RequestMetrics&) = delete;
   RequestMetrics& operator=(const RequestMetrics&) = delete;
@@ -145,7 +154,6 @@ class RequestMetrics {
     }
   };
 
-  explicit RequestMetrics(RequestMetricsOptions options);
   std::string_view Resolve(std::size_t index, const LogRecord& record);
   Series& NewSeries(std::size_t label_count);
   static void ObserveHistogram(Histogram& histogram, const std::vector<double>& bounds,
@@ -153,7 +161,7 @@ class RequestMetrics {
 
   const RequestMetricsOptions options_;
   std::vector<LabelSource> sources_;
-  std::vector<std::unique_ptr<RE2>> path_rewrites_;
+  std::vector<std::unique_ptr<re2::RE2>> path_rewrites_;
   bool has_response_size_ = false;
   bool response_from_body_ = false;
   bool has_request_size_ = false;

@@ -185,6 +185,9 @@ HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler>
       "keep_alive_timeout_ms", "30000",
       "enable_directory_listing", "no",
       "decode_url", "yes",
+      // Headers and body go out in two writes; without TCP_NODELAY, Nagle plus delayed ACKs
+      // would hold every keep-alive response back by tens of milliseconds.
+      "tcp_nodelay", "1",
   };
   try {
     server_ = std::make_unique<CivetServer>(civet_options);

@@ -9,7 +9,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev
   libsimdjson-dev zlib1g-dev catch2
   # real peers for the demo, the tests and the benchmarks
-  nginx prometheus prometheus-nginx-exporter mtail wrk curl procps
+  nginx prometheus prometheus-nginx-exporter mtail wrk curl procps bc python3
 )
 
 missing=()

@@ -123,8 +123,8 @@ void Print(std::string_view name, const Result& result) {
       "max RSS %ld KiB at 10%%, %ld KiB at end\n",
       std::string(name).c_str(), static_cast<unsigned long long>(result.lines),
       static_cast<unsigned long long>(result.errors), result.seconds,
-      static_cast<double>(result.lines) / result.seconds, result.requests,
-      result.rss_at_10pct_kib, result.rss_at_end_kib);
+      static_cast<double>(result.lines) / result.seconds, result.requests, result.rss_at_10pct_kib,
+      result.rss_at_end_kib);
 }
 
 }  // namespace
@@ -157,19 +157,20 @@ int main(int argc, char** argv) {
   content.clear();
   content.shrink_to_fit();
   const std::uint64_t expected = lines_per_copy * static_cast<std::uint64_t>(copies);
-  std::printf("%llu lines, %.1f MiB\n", static_cast<unsigned long long>(expected),
-              static_cast<double>(std::ifstream(scratch, std::ios::ate | std::ios::binary)
-                                      .tellg()) /
-                  (1 << 20));
+  std::printf(
+      "%llu lines, %.1f MiB\n", static_cast<unsigned long long>(expected),
+      static_cast<double>(std::ifstream(scratch, std::ios::ate | std::ios::binary).tellg()) /
+          (1 << 20));
 
   // Warm the page cache so that both runs read from memory.
   Run(scratch, LogFormatKind::kNginx, "combined", expected);
   Print("nginx combined (compiled)", Run(scratch, LogFormatKind::kNginx, "combined", expected));
   Print("apache combined (compiled)", Run(scratch, LogFormatKind::kApache, "combined", expected));
-  Print("RE2, five named groups",
-        Run(scratch, LogFormatKind::kRegex,
-            R"re(^(?P<remote_addr>\S+) \S+ \S+ \[[^\]]*\] "(?P<method>\S+) (?P<uri>\S*)[^"]*" (?P<status>\d{3}) (?P<body_bytes_sent>\d+|-))re",
-            expected));
+  Print(
+      "RE2, five named groups",
+      Run(scratch, LogFormatKind::kRegex,
+          R"re(^(?P<remote_addr>\S+) \S+ \S+ \[[^\]]*\] "(?P<method>\S+) (?P<uri>\S*)[^"]*" (?P<status>\d{3}) (?P<body_bytes_sent>\d+|-))re",
+          expected));
   std::remove(scratch.c_str());
   return 0;
 }

@@ -53,8 +53,9 @@ TEST_CASE("apache combined by name and as written in httpd.conf agree", "[format
 TEST_CASE("apache common, '-' bytes and escaped quotes", "[format]") {
   auto parser = Apache("common");
   LogRecord record;
-  REQUIRE(parser->Parse(R"(::ffff:10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /say?q=\"hi\" HTTP/1.1" 304 -)",
-                        record));
+  REQUIRE(parser->Parse(
+      R"(::ffff:10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /say?q=\"hi\" HTTP/1.1" 304 -)",
+      record));
   CHECK(record.remote_addr == "::ffff:10.0.0.1");
   CHECK(record.uri == R"(/say?q="hi")");
   CHECK(record.status == 304u);

@@ -62,8 +62,8 @@ TEST_CASE("json key map overrides and disables defaults", "[format]") {
   CHECK_FALSE(parser->fields().Has(Field::kRequestTime));
   CHECK(parser->fields().Has(Field::kStatus));
   LogRecord record;
-  REQUIRE(parser->Parse(R"({"code":"503","verb":"GET","status":"200","request_time":"9"})",
-                        record));
+  REQUIRE(
+      parser->Parse(R"({"code":"503","verb":"GET","status":"200","request_time":"9"})", record));
   CHECK(record.status == 503u);
   CHECK(record.method == "GET");
   CHECK_FALSE(record.request_time.has_value());

@@ -68,8 +68,8 @@ TEST_CASE("nginx \\x22 escapes are decoded and do not end a quoted field", "[for
 TEST_CASE("backslash-escaped quotes stay inside a quoted field", "[format]") {
   auto parser = Nginx();
   LogRecord record;
-  REQUIRE(parser->Parse(
-      R"(1.2.3.4 - - [t] "GET /x HTTP/1.1" 200 5 "-" "agent \" with \" quotes")", record));
+  REQUIRE(parser->Parse(R"(1.2.3.4 - - [t] "GET /x HTTP/1.1" 200 5 "-" "agent \" with \" quotes")",
+                        record));
   CHECK(record.user_agent == R"(agent " with " quotes)");
 }
 
@@ -132,8 +132,8 @@ TEST_CASE("nginx truncated lines are parse errors", "[format]") {
   auto parser = Nginx();
   LogRecord record;
   CHECK_FALSE(parser->Parse(R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a HT)", record));
-  CHECK_FALSE(parser->Parse(R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a HTTP/1.1" 200)",
-                            record));
+  CHECK_FALSE(
+      parser->Parse(R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a HTTP/1.1" 200)", record));
   CHECK_FALSE(parser->Parse(R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 5 "-")", record));
   CHECK_FALSE(parser->Parse("", record));
   CHECK_FALSE(parser->Parse("garbage", record));
@@ -175,10 +175,10 @@ TEST_CASE("nginx custom format with ${var}, $http_* and other variables", "[form
       "$request_length|$bytes_sent|$status|$http_x_forwarded_for|${ssl_protocol}|"
       "$time_iso8601|$request_time");
   LogRecord record;
-  REQUIRE(parser->Parse(
-      "10.0.0.9|example.com|_|https|PUT|/v1/items/7?force=1|/v1/items/7|512|1024|201|"
-      "203.0.113.7, 10.0.0.1|TLSv1.3|2024-05-01T10:00:00+00:00|0.125",
-      record));
+  REQUIRE(
+      parser->Parse("10.0.0.9|example.com|_|https|PUT|/v1/items/7?force=1|/v1/items/7|512|1024|201|"
+                    "203.0.113.7, 10.0.0.1|TLSv1.3|2024-05-01T10:00:00+00:00|0.125",
+                    record));
   CHECK(record.remote_addr == "10.0.0.9");
   CHECK(record.host == "example.com");
   CHECK(record.server_name == "_");
@@ -214,8 +214,8 @@ TEST_CASE("nginx odd request lines keep the line", "[format]") {
   auto parser = Nginx();
   LogRecord record;
   // A TLS handshake sent to a plain-HTTP port.
-  REQUIRE(parser->Parse(
-      R"(1.2.3.4 - - [t] "\x16\x03\x01\x00\xA5\x01\x00\x00" 400 157 "-" "-")", record));
+  REQUIRE(parser->Parse(R"(1.2.3.4 - - [t] "\x16\x03\x01\x00\xA5\x01\x00\x00" 400 157 "-" "-")",
+                        record));
   CHECK(record.method.empty());
   CHECK(record.path.empty());
   CHECK(record.status == 400u);
@@ -247,7 +247,8 @@ TEST_CASE("nginx format errors name the variable and its position", "[format]") 
 
   error = NginxError("$remote_addr$status");
   CHECK(error.offset == 12);
-  CHECK_THAT(error.message, Catch::Contains("$status at position 13 directly follows $remote_addr"));
+  CHECK_THAT(error.message,
+             Catch::Contains("$status at position 13 directly follows $remote_addr"));
 
   error = NginxError("${bad-name} x");
   CHECK_THAT(error.message, Catch::Contains("${bad-name}"));

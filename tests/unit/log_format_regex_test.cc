@@ -74,8 +74,7 @@ TEST_CASE("regex compile errors carry RE2's reason and a position", "[format]") 
   CHECK_THAT(error.message, Catch::Contains("invalid regex"));
   CHECK_THAT(error.message, Catch::Contains("missing )"));
 
-  CHECK(LogFormat::Compile(LogFormatKind::kRegex, R"re(ab(?P<s>x)[z-a])re", {}, error) ==
-        nullptr);
+  CHECK(LogFormat::Compile(LogFormatKind::kRegex, R"re(ab(?P<s>x)[z-a])re", {}, error) == nullptr);
   CHECK(error.offset == 11);
   CHECK_THAT(error.message, Catch::Contains("z-a at position 12"));
 }

@@ -236,9 +236,9 @@ TEST_CASE("label sets beyond the limit go to __overflow__", "[request_metrics]")
   // Two distinct label sets (/d, /e) were refused.
   CHECK(CounterValue(families, "sidecar_exporter_log_series_dropped_total",
                      {{"collector", "c"}, {"metric", "accesslog_http_requests_total"}}) == 2);
-  CHECK(CounterValue(families, "sidecar_exporter_log_series_dropped_total",
-                     {{"collector", "c"}, {"metric", "accesslog_http_response_size_bytes_total"}}) ==
-        2);
+  CHECK(CounterValue(
+            families, "sidecar_exporter_log_series_dropped_total",
+            {{"collector", "c"}, {"metric", "accesslog_http_response_size_bytes_total"}}) == 2);
 }
 
 TEST_CASE("a hostile client's random paths do not grow the series", "[request_metrics]") {
@@ -283,9 +283,10 @@ TEST_CASE("label values are valid UTF-8 and bounded", "[request_metrics]") {
   CHECK(CounterValue(families, "accesslog_http_requests_total",
                      {{"collector", "c"}, {"path", "/\xEF\xBF\xBD\xEF\xBF\xBD/caf\xc3\xa9"}}) == 1);
   CHECK(CounterValue(families, "accesslog_http_requests_total",
-                     {{"collector", "c"}, {"path", long_path.substr(0, kMaxLabelValueBytes)}}) == 1);
-  CHECK(CounterValue(families, "accesslog_http_requests_total", {{"collector", "c"}, {"path", ""}}) ==
+                     {{"collector", "c"}, {"path", long_path.substr(0, kMaxLabelValueBytes)}}) ==
         1);
+  CHECK(CounterValue(families, "accesslog_http_requests_total",
+                     {{"collector", "c"}, {"path", ""}}) == 1);
 }
 
 TEST_CASE("invalid options are refused with a reason", "[request_metrics]") {
@@ -326,8 +327,8 @@ TEST_CASE("Collect runs while lines are observed", "[request_metrics]") {
   std::atomic<bool> done = false;
   std::thread tail([&] {
     for (int i = 0; i < 200000; ++i) {
-      metrics->Observe(Request(i % 2 == 0 ? "GET" : "POST", 200 + static_cast<std::uint32_t>(i % 5),
-                               "/", 1));
+      metrics->Observe(
+          Request(i % 2 == 0 ? "GET" : "POST", 200 + static_cast<std::uint32_t>(i % 5), "/", 1));
     }
     done = true;
   });

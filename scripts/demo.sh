@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds, starts a real nginx on 127.0.0.1 writing its
+# access log into a temp "shared volume", starts sidecar-exporter watching it, sends a little
+# traffic and prints the URLs. Ctrl-C stops everything it started.
+# Options: --duration SECONDS stops by itself after that long (default: run until Ctrl-C).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=0
+if [[ ${1:-} == --duration ]]; then duration=${2:?--duration needs seconds}; fi
+
+scripts/install-deps.sh
+scripts/build.sh >/dev/null
+
+work=$(mktemp -d -t sidecar-demo-XXXXXX)
+mkdir -p "$work/shared" "$work/tmp"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+  echo "demo stopped; everything it started is gone"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
+nginx_port=$(free_port)
+cat >"$work/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  access_log $work/shared/access.log main;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /stub_status { stub_status; allow 127.0.0.1; deny all; access_log off; }
+    location = /missing { return 404 "not here\n"; }
+    location = /broken { return 500 "broken\n"; }
+    location / { return 200 "hello from nginx\n"; }
+  }
+}
+CONF
+PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+
+sed "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$nginx_port/stub_status|; s|/var/log/nginx/access.log|$work/shared/access.log|" \
+  examples/nginx.yaml >"$work/config.yaml"
+build/sidecar-exporter --config.file="$work/config.yaml" --web.listen-address=127.0.0.1:0 \
+  2>"$work/exporter.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q 'msg=ready' "$work/exporter.log" 2>/dev/null && break; sleep 0.1; done
+exporter=$(grep -o 'address=127.0.0.1:[0-9]*' "$work/exporter.log" | head -1 | cut -d= -f2)
+[[ -n $exporter ]] || { cat "$work/exporter.log"; exit 1; }
+
+for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/page/$i"; done
+for i in $(seq 5); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/missing"; done
+curl -s -o /dev/null "http://127.0.0.1:$nginx_port/broken"
+
+cat <<INFO
+
+  nginx (main container)    http://127.0.0.1:$nginx_port/   (56 requests sent: 50 x 200, 5 x 404, 1 x 500)
+  sidecar-exporter status   http://$exporter/
+  metrics                   http://$exporter/metrics
+  liveness / readiness      http://$exporter/healthz   http://$exporter/readyz
+  shared volume             $work/shared/access.log
+
+INFO
+curl -s "http://$exporter/metrics" | grep -E '^(nginx_up|nginx_http_requests_total|accesslog_http_requests_total)' || true
+echo
+if ((duration > 0)); then
+  echo "stopping in ${duration}s"
+  sleep "$duration"
+else
+  echo "Ctrl-C stops nginx and the exporter."
+  while kill -0 "${pids[1]}" 2>/dev/null; do sleep 1; done
+fi
