@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 #include <signal.h>
 
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -152,13 +151,13 @@ ExporterProcess::ExporterProcess(const std::string& config_yaml,
   if (!process_->WaitForLog("msg=ready", std::chrono::seconds(10))) {
     throw std::runtime_error("exporter did not become ready:\n" + process_->Log());
   }
-  static const std::regex kListening(R"(msg=listening address=127\.0\.0\.1:(\d+))");
-  std::smatch match;
   const std::string log = process_->Log();
-  if (!std::regex_search(log, match, kListening)) {
+  constexpr std::string_view kListening = "msg=listening address=127.0.0.1:";
+  const size_t at = log.find(kListening);
+  if (at == std::string::npos) {
     throw std::runtime_error("no listening address in the exporter's log:\n" + log);
   }
-  port_ = std::stoi(match[1]);
+  port_ = std::stoi(log.substr(at + kListening.size()));
 }
 
 std::string ExporterProcess::url(const std::string& path) const {
