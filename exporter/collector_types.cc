@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "collectors/nginx_status_collector.h"
+#include "exporter/access_log_options.h"
 
 namespace sidecar {
 namespace {
@@ -23,6 +24,7 @@ CollectorFactory DecodeNginxStatus(FieldDecoder& fields, const CollectorDefaults
 const std::vector<CollectorType>& CollectorTypes() {
   static const std::vector<CollectorType> kTypes = {
       {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus, true},
+      {"access_log", "access logs on a shared volume", DecodeAccessLog},
   };
   return kTypes;
 }

@@ -1,0 +1,200 @@
+#include "collectors/access_log_collector.h"
+
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "collectors/metric_family_builder.h"
+
+namespace sidecar {
+namespace {
+
+using accesslog::FormatError;
+using accesslog::LogFormat;
+using accesslog::RequestMetrics;
+using prometheus::MetricType;
+
+std::unique_ptr<LogFormat> CompileFormat(const AccessLogOptions& options) {
+  FormatError error;
+  std::unique_ptr<LogFormat> format =
+      LogFormat::Compile(options.format_kind, options.format, options.format_options, error);
+  if (!format) {
+    throw std::invalid_argument("access_log " + options.name + ": invalid " +
+                                std::string(accesslog::LogFormatKindName(options.format_kind)) +
+                                " format: " + error.message);
+  }
+  return format;
+}
+
+std::unique_ptr<RequestMetrics> CreateMetrics(const AccessLogOptions& options,
+                                              accesslog::FieldSet fields) {
+  accesslog::RequestMetricsOptions metrics_options = options.metrics;
+  metrics_options.collector = options.name;
+  metrics_options.fields = fields;
+  std::string error;
+  std::unique_ptr<RequestMetrics> metrics = RequestMetrics::Create(metrics_options, error);
+  if (!metrics) {
+    throw std::invalid_argument("access_log " + options.name + ": " + error);
+  }
+  return metrics;
+}
+
+std::unique_ptr<Waker> DefaultWaker(const AccessLogOptions& options) {
+  try {
+    return std::make_unique<InotifyWaker>(options.tailer.paths, options.poll_interval);
+  } catch (const std::system_error&) {
+    // No inotify (limits reached, seccomp): polling alone still works.
+    return std::make_unique<IntervalWaker>(options.poll_interval);
+  }
+}
+
+std::chrono::steady_clock::rep Now() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+}  // namespace
+
+AccessLogCollector::AccessLogCollector(AccessLogOptions options)
+    : AccessLogCollector(options, nullptr) {}
+
+AccessLogCollector::AccessLogCollector(AccessLogOptions options, std::unique_ptr<Waker> waker)
+    : options_(std::move(options)), last_turn_(Now()) {
+  if (options_.poll_interval <= std::chrono::milliseconds::zero()) {
+    throw std::invalid_argument("access_log " + options_.name + ": poll_interval must be positive");
+  }
+  format_ = CompileFormat(options_);
+  metrics_ = CreateMetrics(options_, format_->fields());
+  tailer_ = std::make_unique<LogTailer>(options_.tailer);
+  waker_ = waker ? std::move(waker) : DefaultWaker(options_);
+  sink_ = [this](std::string_view path, std::string_view line) { OnLine(path, line); };
+  // Files present at start (from_beginning, saved positions) are counted before the first scrape.
+  PollOnce();
+  thread_ = std::jthread([this](std::stop_token stop) { Run(std::move(stop)); });
+}
+
+AccessLogCollector::~AccessLogCollector() {
+  // Explicit so that the thread is gone before any member it uses; Run() polls one last time.
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+void AccessLogCollector::Run(std::stop_token stop) {
+  while (waker_->Wait(stop)) {
+    PollOnce();
+  }
+  // The app may have written its last lines just before the pod stopped (a native sidecar is
+  // stopped after the main container).
+  PollOnce();
+}
+
+void AccessLogCollector::PollOnce() {
+  tailer_->Poll(sink_);
+  last_turn_.store(Now(), std::memory_order_relaxed);
+}
+
+void AccessLogCollector::OnLine(std::string_view path, std::string_view line) {
+  if (!format_->Parse(line, record_)) {
+    std::lock_guard lock(mutex_);
+    auto it = parse_errors_.find(path);
+    if (it == parse_errors_.end()) {
+      it = parse_errors_.emplace(std::string(path), 0).first;
+    }
+    ++it->second;
+    return;
+  }
+  metrics_->Observe(record_);
+}
+
+CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
+  CollectResult result;
+  result.families = metrics_->Collect();
+
+  const std::vector<TailedFileStats> stats = tailer_->Stats();
+  std::map<std::string, std::uint64_t, std::less<>> parse_errors;
+  {
+    std::lock_guard lock(mutex_);
+    parse_errors = parse_errors_;
+  }
+
+  MetricFamilyBuilder lines("sidecar_exporter_log_lines_read_total",
+                            "Complete lines read from the log file by the tailer.",
+                            MetricType::Counter);
+  MetricFamilyBuilder errors("sidecar_exporter_log_parse_errors_total",
+                             "Lines of the log file that did not match the configured format.",
+                             MetricType::Counter);
+  MetricFamilyBuilder too_long(
+      "sidecar_exporter_log_lines_too_long_total",
+      "Lines of the log file skipped because they were longer than max_line_bytes.",
+      MetricType::Counter);
+  MetricFamilyBuilder bytes("sidecar_exporter_log_bytes_read_total",
+                            "Bytes read from the log file, line terminators and skipped lines "
+                            "included.",
+                            MetricType::Counter);
+  MetricFamilyBuilder rotations("sidecar_exporter_log_rotations_total",
+                                "Times the log path was found to name another file (rename, "
+                                "delete and create, symlink change).",
+                                MetricType::Counter);
+  MetricFamilyBuilder truncations("sidecar_exporter_log_truncations_total",
+                                  "Times the log file was truncated in place (copytruncate) and "
+                                  "read again from its start.",
+                                  MetricType::Counter);
+  MetricFamilyBuilder lag("sidecar_exporter_log_lag_bytes",
+                          "Size of the log file minus the tailer's read offset, at the end of "
+                          "the last poll.",
+                          MetricType::Gauge);
+  MetricFamilyBuilder last_line("sidecar_exporter_log_last_line_timestamp_seconds",
+                                "Unix time of the poll that read the last line of the log file.",
+                                MetricType::Gauge);
+
+  std::string error;
+  for (const TailedFileStats& file : stats) {
+    const MetricFamilyBuilder::Labels labels = {{"collector", options_.name},
+                                                {"file", file.path}};
+    const auto parsed = parse_errors.find(file.path);
+    lines.Add(static_cast<double>(file.lines), labels);
+    errors.Add(parsed == parse_errors.end() ? 0.0 : static_cast<double>(parsed->second), labels);
+    too_long.Add(static_cast<double>(file.lines_too_long), labels);
+    bytes.Add(static_cast<double>(file.bytes_read), labels);
+    rotations.Add(static_cast<double>(file.rotations), labels);
+    truncations.Add(static_cast<double>(file.truncations), labels);
+    lag.Add(static_cast<double>(file.lag_bytes), labels);
+    if (file.last_line_unix_seconds > 0) {
+      last_line.Add(file.last_line_unix_seconds, labels);
+    }
+    if (!file.error.empty()) {
+      error += (error.empty() ? "" : "; ") + file.path + ": " + file.error;
+    }
+  }
+  if (const std::string position_error = tailer_->PositionFileError(); !position_error.empty()) {
+    error += (error.empty() ? "" : "; ") + position_error;
+  }
+  for (MetricFamilyBuilder* builder :
+       {&lines, &errors, &too_long, &bytes, &rotations, &truncations, &lag, &last_line}) {
+    prometheus::MetricFamily family = builder->Build();
+    if (!family.metric.empty()) {
+      result.families.push_back(std::move(family));
+    }
+  }
+  if (!error.empty()) {
+    result.error = std::move(error);
+  }
+  return result;
+}
+
+std::optional<std::string> AccessLogCollector::Stuck(
+    std::chrono::steady_clock::time_point now) const {
+  const std::chrono::steady_clock::time_point last_turn{
+      std::chrono::steady_clock::duration(last_turn_.load(std::memory_order_relaxed))};
+  const auto limit = 10 * options_.poll_interval + std::chrono::seconds(30);
+  if (now - last_turn <= limit) {
+    return std::nullopt;
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_turn).count();
+  return "access_log " + options_.name + ": the tail loop has not turned for " +
+         std::to_string(seconds) + " s (poll_interval " +
+         std::to_string(options_.poll_interval.count()) + " ms)";
+}
+
+}  // namespace sidecar

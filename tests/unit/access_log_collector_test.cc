@@ -1,0 +1,272 @@
+#include "collectors/access_log_collector.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace sidecar {
+namespace {
+
+using testing::AppendFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+// Lets the test run the tail loop one turn at a time: Step() lets one Wait() return and comes
+// back once the poll after it has finished (the loop is waiting again), so no sleeps are needed.
+class StepWaker final : public Waker {
+ public:
+  bool Wait(std::stop_token stop) override {
+    std::unique_lock lock(mutex_);
+    ++waits_;
+    cv_.notify_all();
+    cv_.wait(lock, stop, [this] { return permits_ > 0; });
+    if (stop.stop_requested()) return false;
+    --permits_;
+    return true;
+  }
+
+  void Step() {
+    std::unique_lock lock(mutex_);
+    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(10), [this] { return waits_ > 0; }));
+    const int target = waits_ + 1;
+    ++permits_;
+    cv_.notify_all();
+    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waits_ >= target; }));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any cv_;
+  int waits_ = 0;
+  int permits_ = 0;
+};
+
+using Labels = std::map<std::string, std::string>;
+
+// The value of the series of `name` whose labels include `labels`; nullopt when absent.
+std::optional<double> Value(const std::vector<prometheus::MetricFamily>& families,
+                            const std::string& name, const Labels& labels) {
+  for (const prometheus::MetricFamily& family : families) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      Labels have;
+      for (const auto& label : metric.label) have[label.name] = label.value;
+      bool match = true;
+      for (const auto& [key, value] : labels) match = match && have[key] == value;
+      if (!match) continue;
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          return metric.counter.value;
+        case prometheus::MetricType::Gauge:
+          return metric.gauge.value;
+        case prometheus::MetricType::Histogram:
+          return static_cast<double>(metric.histogram.sample_count);
+        default:
+          return metric.untyped.value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string CombinedLine(const std::string& method, const std::string& path, int status) {
+  return "10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] \"" + method + " " + path +
+         " HTTP/1.1\" " + std::to_string(status) + " 612 \"-\" \"curl/8.0\"\n";
+}
+
+std::string Lines(int count, const std::string& method, const std::string& path, int status) {
+  std::string text;
+  for (int i = 0; i < count; ++i) text += CombinedLine(method, path, status);
+  return text;
+}
+
+AccessLogOptions Options(const std::vector<std::string>& paths) {
+  AccessLogOptions options;
+  options.name = "web";
+  options.tailer.paths = paths;
+  options.tailer.from_beginning = true;
+  return options;
+}
+
+std::vector<prometheus::MetricFamily> Collect(AccessLogCollector& collector) {
+  return collector.Collect(CollectContext{}).families;
+}
+
+TEST_CASE("access_log counts requests by status and the pipeline per file", "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  WriteFile(log, Lines(5, "GET", "/", 200) + Lines(2, "POST", "/api", 404));
+  auto waker = std::make_unique<StepWaker>();
+  StepWaker& step = *waker;
+  AccessLogCollector collector(Options({log}), std::move(waker));
+
+  // The lines present at start are read before the first scrape (from_beginning).
+  auto families = Collect(collector);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"method", "GET"}, {"status", "200"}}) ==
+        5);
+  CHECK(Value(families, "accesslog_http_requests_total",
+              {{"collector", "web"}, {"method", "POST"}, {"status", "404"}}) == 2);
+
+  AppendFile(log, Lines(3, "GET", "/", 500) + "garbage that is no access log\n" +
+                      Lines(1, "GET", "/", 200) + "\n");
+  step.Step();
+  families = Collect(collector);
+  const Labels file = {{"collector", "web"}, {"file", log}};
+  CHECK(Value(families, "accesslog_http_requests_total", {{"method", "GET"}, {"status", "200"}}) ==
+        6);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"method", "GET"}, {"status", "500"}}) ==
+        3);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", file) == 13);
+  CHECK(Value(families, "sidecar_exporter_log_parse_errors_total", file) == 2);  // garbage, ""
+  CHECK(Value(families, "sidecar_exporter_log_lines_too_long_total", file) == 0);
+  CHECK(Value(families, "sidecar_exporter_log_rotations_total", file) == 0);
+  CHECK(Value(families, "sidecar_exporter_log_truncations_total", file) == 0);
+  CHECK(Value(families, "sidecar_exporter_log_lag_bytes", file) == 0);
+  CHECK(Value(families, "sidecar_exporter_log_bytes_read_total", file) ==
+        static_cast<double>(testing::ReadFile(log).size()));
+  CHECK(Value(families, "sidecar_exporter_log_last_line_timestamp_seconds", file) > 1.6e9);
+
+  // The collector reports nothing wrong, and its loop is turning.
+  CHECK_FALSE(collector.Collect(CollectContext{}).error);
+  CHECK_FALSE(collector.Stuck(std::chrono::steady_clock::now()));
+  CHECK(collector.Stuck(std::chrono::steady_clock::now() + std::chrono::minutes(5)));
+}
+
+TEST_CASE("access_log keeps parse errors and lines per file", "[access_log]") {
+  TempDir dir;
+  const std::string a = (dir / "a.log").string();
+  const std::string b = (dir / "b.log").string();
+  WriteFile(a, Lines(4, "GET", "/", 200) + "junk\n");
+  auto waker = std::make_unique<StepWaker>();
+  StepWaker& step = *waker;
+  // b.log does not exist yet: it is waited for, without an error.
+  AccessLogCollector collector(Options({a, b}), std::move(waker));
+  CollectResult first = collector.Collect(CollectContext{});
+  CHECK_FALSE(first.error);
+  CHECK(Value(first.families, "sidecar_exporter_log_lines_read_total", {{"file", b}}) == 0);
+  // Absent until the file has given a line.
+  CHECK_FALSE(
+      Value(first.families, "sidecar_exporter_log_last_line_timestamp_seconds", {{"file", b}}));
+
+  WriteFile(b, "junk\njunk\n" + Lines(1, "GET", "/", 301));
+  step.Step();
+  auto families = Collect(collector);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {{"file", a}}) == 5);
+  CHECK(Value(families, "sidecar_exporter_log_parse_errors_total", {{"file", a}}) == 1);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {{"file", b}}) == 3);
+  CHECK(Value(families, "sidecar_exporter_log_parse_errors_total", {{"file", b}}) == 2);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "200"}}) == 4);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "301"}}) == 1);
+  CHECK(Value(families, "sidecar_exporter_log_last_line_timestamp_seconds", {{"file", b}}));
+}
+
+TEST_CASE("access_log counts long lines and follows a rotation", "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  WriteFile(log, Lines(2, "GET", "/", 200));
+  auto options = Options({log});
+  options.tailer.max_line_bytes = 256;
+  auto waker = std::make_unique<StepWaker>();
+  StepWaker& step = *waker;
+  AccessLogCollector collector(options, std::move(waker));
+
+  AppendFile(log, CombinedLine("GET", "/" + std::string(400, 'x'), 200));
+  std::filesystem::rename(log, log + ".1");
+  WriteFile(log, Lines(3, "GET", "/", 204));
+  step.Step();
+  auto families = Collect(collector);
+  const Labels file = {{"file", log}};
+  CHECK(Value(families, "sidecar_exporter_log_lines_too_long_total", file) == 1);
+  CHECK(Value(families, "sidecar_exporter_log_rotations_total", file) == 1);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", file) == 5);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "200"}}) == 2);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "204"}}) == 3);
+}
+
+TEST_CASE("access_log reads the last lines on shutdown and saves the position", "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  const std::string positions = (dir / "positions.json").string();
+  WriteFile(log, Lines(2, "GET", "/", 200));
+  auto options = Options({log});
+  options.tailer.position_file = positions;
+  {
+    auto waker = std::make_unique<StepWaker>();
+    AccessLogCollector collector(options, std::move(waker));
+    CHECK(Value(Collect(collector), "sidecar_exporter_log_lines_read_total", {}) == 2);
+    // Written after the last turn of the loop: only the final Poll at destruction reads them.
+    AppendFile(log, Lines(3, "GET", "/", 200));
+  }
+  // A restart resumes after those lines: it reads only what is new.
+  AppendFile(log, Lines(1, "GET", "/", 503));
+  AccessLogCollector restarted(options, std::make_unique<StepWaker>());
+  auto families = Collect(restarted);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 1);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "503"}}) == 1);
+  CHECK_FALSE(Value(families, "accesslog_http_requests_total", {{"status", "200"}}));
+}
+
+TEST_CASE("access_log stops promptly with the real waker", "[access_log]") {
+  TempDir dir;
+  auto options = Options({(dir / "access.log").string()});
+  options.poll_interval = std::chrono::hours(1);
+  const auto started = std::chrono::steady_clock::now();
+  { AccessLogCollector collector(options); }
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+}
+
+TEST_CASE("access_log with inotify sees appended lines without a poll interval", "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  WriteFile(log, "");
+  auto options = Options({log});
+  options.poll_interval = std::chrono::hours(1);  // only inotify can wake the loop in time
+  AccessLogCollector collector(options);
+  AppendFile(log, Lines(7, "GET", "/", 200));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::optional<double> count;
+  while (std::chrono::steady_clock::now() < deadline) {
+    count = Value(Collect(collector), "accesslog_http_requests_total", {{"status", "200"}});
+    if (count == 7) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(count == 7);
+}
+
+TEST_CASE("access_log rejects invalid options at construction", "[access_log]") {
+  TempDir dir;
+  auto options = Options({(dir / "access.log").string()});
+  SECTION("unknown Apache directive") {
+    options.format_kind = accesslog::LogFormatKind::kApache;
+    options.format = "%h %Z";
+    CHECK_THROWS_AS(AccessLogCollector(options), std::invalid_argument);
+  }
+  SECTION("label the format cannot fill") {
+    options.format = "$remote_addr $status";
+    options.metrics.labels = {"method", "status"};
+    CHECK_THROWS_WITH(AccessLogCollector(options), Catch::Contains("method"));
+  }
+  SECTION("bad regex") {
+    options.format_kind = accesslog::LogFormatKind::kRegex;
+    options.format = "(?P<status>\\d+";
+    CHECK_THROWS_AS(AccessLogCollector(options), std::invalid_argument);
+  }
+  SECTION("no paths") {
+    options.tailer.paths.clear();
+    CHECK_THROWS_AS(AccessLogCollector(options), std::invalid_argument);
+  }
+}
+
+}  // namespace
+}  // namespace sidecar
