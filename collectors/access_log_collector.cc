@@ -1,6 +1,9 @@
 #include "collectors/access_log_collector.h"
 
+#include <exception>
 #include <stdexcept>
+#include <string>
+#include <vector>
 #include <system_error>
 #include <utility>
 
@@ -90,7 +93,17 @@ void AccessLogCollector::Run(std::stop_token stop) {
 }
 
 void AccessLogCollector::PollOnce() {
-  tailer_->Poll(sink_);
+  std::string error;
+  try {
+    tailer_->Poll(sink_);
+  } catch (const std::exception& e) {
+    // Out of memory or the like: keep the loop alive (the next Poll resumes) and report it.
+    error = std::string("tail loop: ") + e.what();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    poll_error_ = std::move(error);
+  }
   last_turn_.store(Now(), std::memory_order_relaxed);
 }
 
@@ -113,9 +126,11 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
 
   const std::vector<TailedFileStats> stats = tailer_->Stats();
   std::map<std::string, std::uint64_t, std::less<>> parse_errors;
+  std::string error;
   {
     std::lock_guard lock(mutex_);
     parse_errors = parse_errors_;
+    error = poll_error_;
   }
 
   MetricFamilyBuilder lines("sidecar_exporter_log_lines_read_total",
@@ -148,7 +163,6 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
                                 "Unix time of the poll that read the last line of the log file.",
                                 MetricType::Gauge);
 
-  std::string error;
   for (const TailedFileStats& file : stats) {
     const MetricFamilyBuilder::Labels labels = {{"collector", options_.name},
                                                 {"file", file.path}};

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "collectors/collector.h"
@@ -96,6 +97,7 @@ class AccessLogCollector final : public Collector {
 
   mutable std::mutex mutex_;
   std::map<std::string, std::uint64_t, std::less<>> parse_errors_;  // by path
+  std::string poll_error_;  // why the last Poll failed; empty when it did not
 
   // steady_clock ticks of the end of the last loop turn.
   std::atomic<std::chrono::steady_clock::rep> last_turn_;
