@@ -153,7 +153,7 @@ TEST_CASE("access_log totals of a real Apache log match an independent count",
   CheckPromtool(HttpGet(exporter.url("/metrics")).body);
 }
 
-TEST_CASE("--config.check reports a bad access_log format at its field", "[e2e][access_log]") {
+TEST_CASE("config check mode reports a bad access_log format at its field", "[e2e][access_log]") {
   TempDir dir;
   WriteFile(dir / "bad.yaml", R"(collectors:
   - type: access_log

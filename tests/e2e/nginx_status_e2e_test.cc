@@ -202,7 +202,7 @@ TEST_CASE("promtool accepts the exposition, with nginx up and down", "[e2e][prom
   }
 }
 
-TEST_CASE("--config.check reports every error with its location", "[e2e][config]") {
+TEST_CASE("config check mode reports every error with its location", "[e2e][config]") {
   TempDir dir;
   WriteFile(dir / "bad.yaml", R"(global:
   timeout: 5 sec
@@ -233,7 +233,7 @@ collectors:
   CHECK_THAT(start.output, Catch::Contains("invalid configuration"));
 }
 
-TEST_CASE("SIGHUP reloads; an invalid new config keeps the running one", "[e2e][reload]") {
+TEST_CASE("SIGHUP reloads and an invalid new config keeps the running one", "[e2e][reload]") {
   NginxServer nginx;
   nginx.Start();
   ExporterProcess exporter(NginxConfig(nginx.url("/stub_status")));
