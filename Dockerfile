@@ -9,7 +9,9 @@
 ARG DEBIAN_BUILD_IMAGE=debian:bookworm
 ARG DEBIAN_RUNTIME_IMAGE=debian:bookworm-slim
 
-FROM ${DEBIAN_BUILD_IMAGE} AS build
+# Stages are split so that the package layers (build-deps, runtime-deps) can be built and
+# tagged on their own (--target) and stay in a builder's cache while the sources change.
+FROM ${DEBIAN_BUILD_IMAGE} AS build-deps
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -17,6 +19,8 @@ RUN apt-get update \
       prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev \
       libsimdjson-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
+
+FROM build-deps AS build
 WORKDIR /src
 COPY . .
 ARG BUILD_JOBS=2
@@ -28,7 +32,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDECAR_BUILD_TESTS
  && install -D -m 0755 /build/sidecar-exporter /out/usr/local/bin/sidecar-exporter \
  && install -D -m 0644 k8s/base/config.yaml /out/etc/sidecar-exporter/config.yaml
 
-FROM ${DEBIAN_RUNTIME_IMAGE}
+FROM ${DEBIAN_RUNTIME_IMAGE} AS runtime-deps
 ARG DEBIAN_FRONTEND=noninteractive
 # Runtime packages matching the -dev packages of the build stage (Debian bookworm names).
 RUN apt-get update \
@@ -36,6 +40,8 @@ RUN apt-get update \
       libprometheus-cpp-core1.0 libcivetweb1 libcurl4 libre2-9 libyaml-cpp0.7 libsimdjson14 \
       zlib1g ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+
+FROM runtime-deps
 COPY --from=build /out/ /
 
 ARG VERSION=0.1.0

@@ -13,8 +13,9 @@
 #      with documentation and apt lists stripped, debian:bookworm-slim: the names the Dockerfile
 #      uses.
 #   3. `buildah bud --isolation chroot --storage-driver vfs --pull=never --layers` builds the
-#      Dockerfile. Storage lives in WORK_DIR/cache/containers and is kept as the layer cache
-#      (DEPLOY_IMAGE_CLEAN=1 deletes it at the end); working containers are always removed.
+#      Dockerfile. Storage lives in WORK_DIR/cache/containers; the package stages (build-deps,
+#      runtime-deps) stay tagged there as the layer cache, everything else dangling is pruned at
+#      the end (DEPLOY_IMAGE_CLEAN=1 deletes the whole storage); working containers are removed.
 #   4. The image is run with `buildah run` as its USER, on 127.0.0.1 and an ephemeral port.
 #
 # Needs root (debootstrap, buildah's chroot isolation), buildah, debootstrap, curl, jq, python3:
@@ -163,12 +164,21 @@ import_base localhost/debian:bookworm-slim 1
 revision=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 log "buildah bud (chroot isolation, vfs storage, --pull=never, --layers) of $src/Dockerfile"
 t_build=$SECONDS
-if ! "${bh[@]}" bud --isolation chroot --pull=never --layers --quiet \
-    --build-arg "REVISION=$revision" --build-arg BUILD_JOBS=2 \
-    -f "$src/Dockerfile" -t "$image" "$src" >"$tmp/bud.log" 2>&1; then
-  tail -n 40 "$tmp/bud.log" >&2
-  fail "buildah bud failed"
-fi
+bud() {  # tag, extra args...
+  local tag=$1
+  shift
+  if ! "${bh[@]}" bud --isolation chroot --pull=never --layers --quiet \
+      --build-arg "REVISION=$revision" --build-arg BUILD_JOBS=2 \
+      -f "$src/Dockerfile" -t "$tag" "$@" "$src" >"$tmp/bud.log" 2>&1; then
+    tail -n 40 "$tmp/bud.log" >&2
+    fail "buildah bud -t $tag $* failed"
+  fi
+}
+# The package stages are tagged so that pruning dangling images at the end keeps them: the next
+# run reuses them and only compiles.
+bud localhost/sidecar-exporter-cache:build-deps --target build-deps
+bud localhost/sidecar-exporter-cache:runtime-deps --target runtime-deps
+bud "$image"
 log "image built in $((SECONDS - t_build))s"
 
 # --- 5. check the image's configuration -------------------------------------------------------
