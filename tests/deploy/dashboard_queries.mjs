@@ -3,6 +3,7 @@
 //    datasource / namespace / pod / collector;
 //  - every metric name a query references is on the exporter's /metrics, or is a recording rule
 //    of the PrometheusRule whose own metrics are (no panel may depend on a metric nobody emits);
+//    the same for the alerts, which may also use `up` and the kubelet's volume statistics;
 //  - every variable query returns values, and every panel query, with the variables filled in
 //    as Grafana would, parses and returns data.
 //
@@ -50,9 +51,9 @@ function metricNames(expr) {
 }
 function resolvesToEmitted(name, seen = new Set()) {
   if (emitted.has(name)) return true;
-  if (!recorded.has(name) || seen.has(name)) return false;
-  seen.add(name);
-  return recorded.get(name).every((e) => metricNames(e).every((n) => resolvesToEmitted(n, seen)));
+  if (!recorded.has(name) || seen.has(name)) return false; // seen: the rules on this path (cycles)
+  const path = new Set([...seen, name]);
+  return recorded.get(name).every((e) => metricNames(e).every((n) => resolvesToEmitted(n, path)));
 }
 
 async function api(path, params) {
@@ -67,6 +68,15 @@ function fill(expr, vars) {
     .replace(/\$__interval|\$\{__interval\}/g, "15s")
     .replace(/\$__range|\$\{__range\}/g, "5m")
     .replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => (vars[a ?? b] ?? m));
+}
+
+// The alerts and recording rules, too, may only use what the exporter emits, besides what
+// Prometheus and the kubelet provide.
+const EXTERNAL = new Set(["up", "kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"]);
+for (const r of rules) {
+  for (const n of metricNames(r.expr)) {
+    check(EXTERNAL.has(n) || resolvesToEmitted(n), `rule ${r.alert ?? r.record} references ${n}, which the exporter does not emit`);
+  }
 }
 
 for (const file of dashboards) {
