@@ -84,8 +84,8 @@ HttpResponse HttpClient::Get(const HttpRequest& request) {
     response.content_type = content_type;
   }
   if (transfer.too_large) {
-    response.error = "response body larger than " + std::to_string(request.max_body_bytes) +
-                     " bytes refused";
+    response.error =
+        "response body larger than " + std::to_string(request.max_body_bytes) + " bytes refused";
   } else if (code == CURLE_ABORTED_BY_CALLBACK) {
     response.error = "aborted: exporter shutting down";
   } else if (code != CURLE_OK) {

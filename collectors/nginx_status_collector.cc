@@ -18,8 +18,8 @@ bool ReadNumbers(std::string_view text, std::vector<std::uint64_t>& numbers) {
     if (pos == text.size()) break;
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), value);
-    if (ec != std::errc() || (end != text.data() + text.size() && *end != ' ' && *end != '\t' &&
-                              *end != '\r')) {
+    if (ec != std::errc() ||
+        (end != text.data() + text.size() && *end != ' ' && *end != '\t' && *end != '\r')) {
       return false;
     }
     numbers.push_back(value);
@@ -94,7 +94,8 @@ CollectResult NginxStatusCollector::Collect(const CollectContext& context) {
   HttpRequest request;
   request.url = options_.url;
   request.unix_socket = options_.unix_socket;
-  request.deadline = std::min(context.deadline, std::chrono::steady_clock::now() + options_.timeout);
+  request.deadline =
+      std::min(context.deadline, std::chrono::steady_clock::now() + options_.timeout);
   request.max_body_bytes = options_.max_body_bytes;
   request.stop = context.stop;
 

@@ -1,97 +1,92 @@
 #include "collectors/process_collector.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-#include <string>
-#include <vector>
+#include <charconv>
+#include <string_view>
 
 #include "collectors/metric_family_builder.h"
 
 namespace sidecar {
 namespace {
 
-std::string ReadWhole(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+// Reads up to `size` bytes of a /proc file; the view is empty on failure.
+std::string_view ReadProcFile(const char* path, char* buffer, size_t size) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  const ssize_t count = read(fd, buffer, size);
+  close(fd);
+  return count > 0 ? std::string_view(buffer, static_cast<size_t>(count)) : std::string_view();
 }
 
-// Seconds since the epoch at which the system booted, from /proc/stat's btime.
 double BootTime() {
-  std::ifstream in("/proc/stat");
-  std::string key;
-  while (in >> key) {
-    if (key == "btime") {
-      double value = 0;
-      in >> value;
-      return value;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
+  char buffer[16384];
+  const std::string_view stat = ReadProcFile("/proc/stat", buffer, sizeof buffer);
+  const size_t at = stat.find("\nbtime ");
+  if (at == std::string_view::npos) return 0;
+  double value = 0;
+  const char* start = stat.data() + at + 7;
+  std::from_chars(start, stat.data() + stat.size(), value);
+  return value;
 }
 
 }  // namespace
 
-ProcessCollector::ProcessCollector(std::filesystem::path proc_dir)
-    : proc_dir_(std::move(proc_dir)), boot_time_(BootTime()) {}
+ProcessCollector::ProcessCollector()
+    : boot_time_(BootTime()),
+      ticks_per_second_(static_cast<double>(sysconf(_SC_CLK_TCK))),
+      page_size_(static_cast<double>(sysconf(_SC_PAGESIZE))) {}
 
 CollectResult ProcessCollector::Collect(const CollectContext& /*context*/) {
   CollectResult result;
   using prometheus::MetricType;
-  const auto add = [&result](std::string name, std::string help, MetricType type, double value) {
-    result.families.push_back(MetricFamilyBuilder(std::move(name), std::move(help), type)
-                                  .Add(value)
-                                  .Build());
+  const auto add = [&result](const char* name, const char* help, MetricType type, double value) {
+    result.families.push_back(MetricFamilyBuilder(name, help, type).Add(value).Build());
   };
 
-  // /proc/<pid>/stat: the command name may hold spaces, so fields are counted after its ')'.
-  const std::string stat = ReadWhole(proc_dir_ / "stat");
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    result.error = "cannot read " + (proc_dir_ / "stat").string();
+  // /proc/self/stat: the command name may hold spaces, so fields are counted after its ')'.
+  char buffer[1024];
+  const std::string_view stat = ReadProcFile("/proc/self/stat", buffer, sizeof buffer);
+  const size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string_view::npos) {
+    result.error = "cannot read /proc/self/stat";
     return result;
   }
-  std::istringstream fields(stat.substr(close + 2));
-  std::vector<std::string> values;
-  for (std::string value; fields >> value;) values.push_back(value);
-  // Field numbers as in proc(5), minus 3 for pid, comm and state's position.
-  const auto field = [&values](size_t number) -> double {
-    const size_t index = number - 3;
-    return index < values.size() ? std::stod(values[index]) : 0.0;
-  };
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  const double page_size = static_cast<double>(sysconf(_SC_PAGESIZE));
+  // fields[i] is field number i + 3 of proc(5) (1 pid, 2 comm, 3 state, ...).
+  double fields[22] = {};
+  std::string_view rest = stat.substr(close_paren + 2);
+  for (size_t index = 0; index < 22 && !rest.empty(); ++index) {
+    const size_t space = rest.find(' ');
+    const std::string_view token = rest.substr(0, space);
+    std::from_chars(token.data(), token.data() + token.size(), fields[index]);
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  }
+  const auto field = [&fields](size_t number) { return fields[number - 3]; };
   add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      MetricType::Counter, (field(14) + field(15)) / ticks);
+      MetricType::Counter, (field(14) + field(15)) / ticks_per_second_);
   add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
       field(23));
   add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
-      field(24) * page_size);
+      field(24) * page_size_);
   add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-      MetricType::Gauge, boot_time_ + field(22) / ticks);
+      MetricType::Gauge, boot_time_ + field(22) / ticks_per_second_);
 
-  std::error_code error;
   double open_fds = 0;
-  for (auto it = std::filesystem::directory_iterator(proc_dir_ / "fd", error);
-       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    ++open_fds;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') ++open_fds;
+    }
+    closedir(dir);
+    --open_fds;  // the descriptor opendir itself holds
   }
   add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, open_fds);
-
-  std::ifstream limits(proc_dir_ / "limits");
-  for (std::string line; std::getline(limits, line);) {
-    if (line.starts_with("Max open files")) {
-      std::istringstream words(line.substr(sizeof("Max open files") - 1));
-      std::string soft;
-      words >> soft;
-      const double max_fds = soft == "unlimited" ? 0 : std::stod(soft);
-      add("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
-          max_fds);
-    }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    add("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+        static_cast<double>(limit.rlim_cur));
   }
   return result;
 }

@@ -25,9 +25,8 @@ void CheckBuckets(FieldDecoder& fields, const std::string& key, const std::vecto
   }
   for (size_t i = 1; i < bounds.size(); ++i) {
     if (!(bounds[i] > bounds[i - 1])) {
-      fields.Error(key, "bucket bounds must be strictly increasing; " +
-                            std::to_string(bounds[i]) + " follows " +
-                            std::to_string(bounds[i - 1]));
+      fields.Error(key, "bucket bounds must be strictly increasing; " + std::to_string(bounds[i]) +
+                            " follows " + std::to_string(bounds[i - 1]));
       return;
     }
   }
@@ -86,8 +85,8 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
   }
   options.tailer.from_beginning = fields.Bool("from_beginning", false);
   options.tailer.position_file = fields.String("position_file", "");
-  options.tailer.max_line_bytes = fields.Unsigned("max_line_bytes", options.tailer.max_line_bytes,
-                                                  256, 16 << 20);
+  options.tailer.max_line_bytes =
+      fields.Unsigned("max_line_bytes", options.tailer.max_line_bytes, 256, 16 << 20);
   options.poll_interval = fields.Duration("poll_interval", options.poll_interval);
   if (options.poll_interval.count() <= 0) fields.Error("poll_interval", "must be greater than 0");
 
@@ -170,8 +169,7 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
     metrics.upstream_duration_buckets = fields.DoubleList("upstream_duration_buckets");
     CheckBuckets(fields, "upstream_duration_buckets", metrics.upstream_duration_buckets);
   }
-  metrics.series_limit =
-      fields.Unsigned("series_limit", metrics.series_limit, 1, 1'000'000);
+  metrics.series_limit = fields.Unsigned("series_limit", metrics.series_limit, 1, 1'000'000);
 
   // Compile the format and build the metrics once now, so that their errors are configuration
   // errors at the right field (the collector builds its own at start).

@@ -67,7 +67,8 @@ bool App::Start() {
   }
   ready_ = true;
   logger_.Info("ready", {{"collectors", std::to_string(load.config->collectors.size())},
-                         {"version", Version()}, {"revision", Revision()}});
+                         {"version", Version()},
+                         {"revision", Revision()}});
   return true;
 }
 
@@ -106,7 +107,8 @@ void App::Reload() {
                     {{"error", config_error.ToString()}});
     }
     error = load.errors.empty() ? "invalid configuration" : load.errors.front().ToString();
-    if (load.errors.size() > 1) error += " (and " + std::to_string(load.errors.size() - 1) + " more)";
+    if (load.errors.size() > 1)
+      error += " (and " + std::to_string(load.errors.size() - 1) + " more)";
   } else {
     try {
       active = Build(*load.config, Snapshot().get());
@@ -190,12 +192,11 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
   families.push_back(std::move(duration).Build());
   families.push_back(std::move(errors).Build());
 
-  families.push_back(MetricFamilyBuilder("sidecar_exporter_build_info",
-                                         "Build information of sidecar-exporter; always 1.",
-                                         MetricType::Gauge)
-                         .Add(1, {{"version", std::string(Version())},
-                                  {"revision", std::string(Revision())}})
-                         .Build());
+  families.push_back(
+      MetricFamilyBuilder("sidecar_exporter_build_info",
+                          "Build information of sidecar-exporter; always 1.", MetricType::Gauge)
+          .Add(1, {{"version", std::string(Version())}, {"revision", std::string(Revision())}})
+          .Build());
   {
     std::lock_guard lock(mutex_);
     families.push_back(MetricFamilyBuilder("sidecar_exporter_config_last_reload_successful",
@@ -226,13 +227,25 @@ HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
   if (request.scrape_timeout_seconds) {
     const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::duration<double>(*request.scrape_timeout_seconds));
-    deadline = std::chrono::steady_clock::now() +
-               std::max(budget - kScrapeTimeoutOffset, budget / 2);
+    deadline =
+        std::chrono::steady_clock::now() + std::max(budget - kScrapeTimeoutOffset, budget / 2);
   }
+  const auto produce = [&] {
+    return std::make_shared<const Exposition>(SerializeText(Gather(deadline)));
+  };
+  // Scrapes that arrive while another is being gathered share its result: they would get the
+  // same values anyway, since each collector already shares its run in flight.
+  std::shared_ptr<const Exposition> exposition = scrapes_.Run(deadline, produce);
+  if (!exposition) exposition = produce();
   HttpReply reply;
   reply.content_type = kTextContentType;
-  reply.body = SerializeText(Gather(deadline));
-  reply.compressible = true;
+  if (request.accepts_gzip && exposition->text().size() >= 1024) {
+    reply.body = exposition->gzipped();
+    reply.gzip_encoded = true;
+  } else {
+    reply.body = exposition->text();
+    reply.compressible = true;
+  }
   return reply;
 }
 

@@ -13,8 +13,10 @@
 #include "collectors/process_collector.h"
 #include "exporter/collector_runner.h"
 #include "exporter/config.h"
+#include "exporter/exposition.h"
 #include "exporter/http_server.h"
 #include "exporter/logger.h"
+#include "exporter/single_flight.h"
 
 namespace sidecar {
 
@@ -74,6 +76,8 @@ class App {
   const std::chrono::system_clock::time_point started_;
   std::stop_source stop_;
   ProcessCollector process_collector_;
+  // Concurrent /metrics requests share one gather and serialisation.
+  SingleFlight<Exposition> scrapes_;
 
   mutable std::mutex mutex_;
   std::shared_ptr<const Active> active_;

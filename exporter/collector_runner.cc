@@ -15,20 +15,14 @@ CollectorRunner::CollectorRunner(std::string name, std::string type, std::string
 }
 
 std::shared_ptr<const CollectResult> CollectorRunner::Collect(const CollectContext& context) {
-  std::unique_lock lock(mutex_);
-  if (in_flight_) {
-    const std::uint64_t joined = generation_;
-    const bool finished = finished_.wait_until(
-        lock, context.deadline, [&] { return generation_ != joined || context.stop.stop_requested(); });
-    if (finished && generation_ != joined) return last_result_;
-    auto timed_out = std::make_shared<CollectResult>();
-    timed_out->error = "scrape deadline passed while waiting for a collection already running";
-    return timed_out;
-  }
-  in_flight_ = true;
-  in_flight_deadline_ = context.deadline;
-  lock.unlock();
+  auto result = flight_.Run(context.deadline, [&] { return Run(context); });
+  if (result) return result;
+  auto timed_out = std::make_shared<CollectResult>();
+  timed_out->error = "scrape deadline passed while waiting for a collection already running";
+  return timed_out;
+}
 
+std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& context) {
   const auto started = std::chrono::steady_clock::now();
   auto result = std::make_shared<CollectResult>();
   try {
@@ -41,7 +35,7 @@ std::shared_ptr<const CollectResult> CollectorRunner::Collect(const CollectConte
   }
   const auto duration = std::chrono::steady_clock::now() - started;
 
-  lock.lock();
+  std::lock_guard lock(mutex_);
   const auto now = std::chrono::system_clock::now();
   ++state_.runs;
   state_.last_run = now;
@@ -54,11 +48,7 @@ std::shared_ptr<const CollectResult> CollectorRunner::Collect(const CollectConte
   } else {
     state_.last_success_time = now;
   }
-  last_result_ = std::move(result);
-  in_flight_ = false;
-  ++generation_;
-  finished_.notify_all();
-  return last_result_;
+  return result;
 }
 
 CollectorState CollectorRunner::State() const {
@@ -67,13 +57,10 @@ CollectorState CollectorRunner::State() const {
 }
 
 std::optional<std::string> CollectorRunner::Stuck(std::chrono::steady_clock::time_point now) const {
-  {
-    std::lock_guard lock(mutex_);
-    if (in_flight_ && now > in_flight_deadline_ + kStuckGrace) {
-      const auto late = std::chrono::duration_cast<std::chrono::seconds>(now - in_flight_deadline_);
-      return "collector \"" + name_ + "\" has been running " + std::to_string(late.count()) +
-             "s past its deadline";
-    }
+  if (const auto deadline = flight_.InFlightDeadline(); deadline && now > *deadline + kStuckGrace) {
+    const auto late = std::chrono::duration_cast<std::chrono::seconds>(now - *deadline);
+    return "collector \"" + name_ + "\" has been running " + std::to_string(late.count()) +
+           "s past its deadline";
   }
   if (auto reason = collector_->Stuck(now)) return "collector \"" + name_ + "\": " + *reason;
   return std::nullopt;

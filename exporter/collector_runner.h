@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "exporter/single_flight.h"
 
 namespace sidecar {
 
@@ -55,17 +55,16 @@ class CollectorRunner {
   static constexpr std::chrono::seconds kStuckGrace{10};
 
  private:
+  // One run of the collector, recording its outcome in state_.
+  std::shared_ptr<const CollectResult> Run(const CollectContext& context);
+
   const std::string name_;
   const std::string type_;
   const std::string fingerprint_;
   const std::unique_ptr<Collector> collector_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable finished_;
-  bool in_flight_ = false;
-  std::chrono::steady_clock::time_point in_flight_deadline_;
-  std::uint64_t generation_ = 0;  // counts finished runs; waiters wait for it to move
-  std::shared_ptr<const CollectResult> last_result_;
+  SingleFlight<CollectResult> flight_;
+  mutable std::mutex mutex_;  // guards state_
   CollectorState state_;
 };
 

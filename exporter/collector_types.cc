@@ -23,7 +23,8 @@ CollectorFactory DecodeNginxStatus(FieldDecoder& fields, const CollectorDefaults
 
 const std::vector<CollectorType>& CollectorTypes() {
   static const std::vector<CollectorType> kTypes = {
-      {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus, true},
+      {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus,
+       true},
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
   };
   return kTypes;

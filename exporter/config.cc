@@ -39,7 +39,8 @@ ConfigLoad ParseConfig(std::string_view yaml, const std::string& file_name) {
     return load;
   }
   if (root.IsNull() || !root.IsDefined()) {
-    load.errors.push_back({file_name, 0, 0, "", "the file is empty; it needs a \"collectors\" list"});
+    load.errors.push_back(
+        {file_name, 0, 0, "", "the file is empty; it needs a \"collectors\" list"});
     return load;
   }
   if (!root.IsMap()) {
@@ -69,8 +70,8 @@ ConfigLoad ParseConfig(std::string_view yaml, const std::string& file_name) {
                                  "\"; use letters, digits, '_', '.' and '-' (it becomes the "
                                  "value of the \"collector\" label)");
       } else if (auto [it, inserted] = seen_names.emplace(name, fields.path()); !inserted) {
-        fields.Error("name", "duplicate collector name \"" + name + "\" (first used at " +
-                                 it->second + ")");
+        fields.Error(
+            "name", "duplicate collector name \"" + name + "\" (first used at " + it->second + ")");
       }
     }
     const CollectorType* type = FindType(type_name);
@@ -111,8 +112,8 @@ ConfigLoad LoadConfigFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ConfigLoad load;
-    load.errors.push_back({path.string(), 0, 0, "", "cannot read the file: " +
-                                                        std::string(std::strerror(errno))});
+    load.errors.push_back(
+        {path.string(), 0, 0, "", "cannot read the file: " + std::string(std::strerror(errno))});
     return load;
   }
   std::ostringstream content;

@@ -35,9 +35,12 @@ bool ParseDuration(std::string_view text, std::chrono::milliseconds& duration) {
     std::string_view suffix;
     std::int64_t millis;
   };
-  static constexpr Unit kUnits[] = {{"y", 365LL * 24 * 3600 * 1000}, {"w", 7LL * 24 * 3600 * 1000},
-                                    {"d", 24LL * 3600 * 1000},       {"h", 3600LL * 1000},
-                                    {"ms", 1},                        {"m", 60LL * 1000},
+  static constexpr Unit kUnits[] = {{"y", 365LL * 24 * 3600 * 1000},
+                                    {"w", 7LL * 24 * 3600 * 1000},
+                                    {"d", 24LL * 3600 * 1000},
+                                    {"h", 3600LL * 1000},
+                                    {"ms", 1},
+                                    {"m", 60LL * 1000},
                                     {"s", 1000}};
   static constexpr int kOrder[] = {0, 1, 2, 3, 5, 6, 4};  // y w d h m s ms
   if (text == "0") {
@@ -126,13 +129,12 @@ YAML::Node FieldDecoder::Get(const std::string& key) {
 
 bool FieldDecoder::Has(const std::string& key) { return Get(key).IsDefined(); }
 
-std::optional<std::string> FieldDecoder::Scalar(const std::string& key,
-                                                std::string_view expected) {
+std::optional<std::string> FieldDecoder::Scalar(const std::string& key, std::string_view expected) {
   YAML::Node value = Get(key);
   if (!value.IsDefined()) return std::nullopt;
   if (!value.IsScalar()) {
-    Error(key, "expected " + std::string(expected) + ", got a " +
-                   (value.IsMap() ? "mapping" : "list"));
+    Error(key,
+          "expected " + std::string(expected) + ", got a " + (value.IsMap() ? "mapping" : "list"));
     return std::nullopt;
   }
   return value.Scalar();
@@ -247,8 +249,7 @@ std::vector<std::string> FieldDecoder::StringList(const std::string& key) {
   }
   for (size_t i = 0; i < value.size(); ++i) {
     if (!value[i].IsScalar()) {
-      ErrorAt(value[i].Mark(), FieldPath(key) + "[" + std::to_string(i) + "]",
-              "expected a string");
+      ErrorAt(value[i].Mark(), FieldPath(key) + "[" + std::to_string(i) + "]", "expected a string");
       continue;
     }
     items.push_back(value[i].Scalar());

@@ -16,8 +16,8 @@ namespace sidecar {
 // One problem in a configuration file, located precisely enough for a person to fix it.
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
+  int line = 0;       // 1-based; 0 when unknown
+  int column = 0;     // 1-based; 0 when unknown
   std::string field;  // dotted path such as "collectors[0].timeout"; empty for the whole file
   std::string message;
 
@@ -61,7 +61,7 @@ class FieldDecoder {
   // A mapping of string to string, in file order. With `label_names`, keys must be valid
   // Prometheus label names.
   std::vector<std::pair<std::string, std::string>> StringMap(const std::string& key,
-                                                            bool label_names);
+                                                             bool label_names);
   // A nested mapping; absent yields a decoder over an empty map.
   FieldDecoder Child(const std::string& key);
   // A list of mappings.

@@ -86,7 +86,8 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
   if (flags.help || flags.version) return flags;
   LogLevel level{};
   if (!ParseLogLevel(flags.log_level, level)) {
-    error = "--log.level: unknown level \"" + flags.log_level + "\"; allowed: debug, info, warn, error";
+    error =
+        "--log.level: unknown level \"" + flags.log_level + "\"; allowed: debug, info, warn, error";
     return std::nullopt;
   }
   LogFormat format{};

@@ -1,8 +1,8 @@
 #include "exporter/http_server.h"
 
+#include <CivetServer.h>
 #include <zlib.h>
 
-#include <CivetServer.h>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
@@ -111,9 +111,10 @@ class HttpServer::Dispatcher final : public CivetHandler {
     if (gzip) {
       compressed = Gzip(reply.body);
       body = &compressed;
-      mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
     }
-    if (reply.compressible) mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+    if (gzip || reply.gzip_encoded) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    if (reply.compressible || reply.gzip_encoded)
+      mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
     const std::string length = std::to_string(body->size());
     mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
@@ -161,7 +162,8 @@ class HttpServer::Dispatcher final : public CivetHandler {
         reply.body = std::string("internal error: ") + e.what() + "\n";
       }
     }
-    const bool gzip = reply.compressible && request.accepts_gzip && reply.body.size() >= kMinGzipBytes;
+    const bool gzip =
+        reply.compressible && request.accepts_gzip && reply.body.size() >= kMinGzipBytes;
     Send(conn, reply, with_body, gzip);
     return true;
   }
@@ -177,17 +179,26 @@ HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler>
                              "\"; want host:port, :port or [v6addr]:port");
   }
   const std::vector<std::string> civet_options = {
-      "listening_ports", ports,
-      "num_threads", std::to_string(options.threads),
-      "request_timeout_ms", std::to_string(options.request_timeout_ms),
-      "max_request_size", std::to_string(options.max_request_bytes),
-      "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", "30000",
-      "enable_directory_listing", "no",
-      "decode_url", "yes",
+      "listening_ports",
+      ports,
+      "num_threads",
+      std::to_string(options.threads),
+      "request_timeout_ms",
+      std::to_string(options.request_timeout_ms),
+      "max_request_size",
+      std::to_string(options.max_request_bytes),
+      "enable_keep_alive",
+      "yes",
+      "keep_alive_timeout_ms",
+      "30000",
+      "enable_directory_listing",
+      "no",
+      "decode_url",
+      "yes",
       // Headers and body go out in two writes; without TCP_NODELAY, Nagle plus delayed ACKs
       // would hold every keep-alive response back by tens of milliseconds.
-      "tcp_nodelay", "1",
+      "tcp_nodelay",
+      "1",
   };
   try {
     server_ = std::make_unique<CivetServer>(civet_options);

@@ -28,6 +28,8 @@ struct HttpReply {
   std::vector<std::pair<std::string, std::string>> headers;
   // Compress when the client accepts gzip and the body is large enough to be worth it.
   bool compressible = false;
+  // The body is already gzip-encoded (the handler checked HttpRequestInfo::accepts_gzip).
+  bool gzip_encoded = false;
 };
 
 struct HttpServerOptions {

@@ -81,8 +81,8 @@ void AppendLogfmtValue(std::string& out, std::string_view value) {
 }  // namespace
 
 bool ParseLogLevel(std::string_view text, LogLevel& level) {
-  for (const LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
-                                   LogLevel::kError}) {
+  for (const LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
     if (text == LevelName(candidate)) {
       level = candidate;
       return true;

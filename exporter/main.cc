@@ -1,7 +1,8 @@
 // sidecar-exporter: flags, signals and the App; everything else lives in the libraries.
+#include <pthread.h>
+
 #include <csignal>
 #include <iostream>
-#include <pthread.h>
 
 #include "exporter/app.h"
 #include "exporter/config.h"

@@ -5,7 +5,8 @@
 namespace sidecar {
 namespace {
 
-std::string Ago(std::chrono::system_clock::time_point then, std::chrono::system_clock::time_point now) {
+std::string Ago(std::chrono::system_clock::time_point then,
+                std::chrono::system_clock::time_point now) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - then).count();
   if (seconds < 1) return "just now";
   if (seconds < 120) return std::to_string(seconds) + "s ago";
@@ -76,19 +77,23 @@ code{background:#f4f4f4;padding:0 .25em}
   row("Version", HtmlEscape(data.version) + " (revision " + HtmlEscape(data.revision) + ")");
   row("Uptime", Uptime(data.now - data.started));
   row("Config file", "<code>" + HtmlEscape(data.config_file) + "</code>");
-  row("Last reload", data.last_reload_successful
-                         ? std::string("<span class=\"ok\">successful</span>")
-                         : "<span class=\"err\">failed</span>: " + HtmlEscape(data.last_reload_error));
-  row("Liveness", data.health == "ok" ? std::string("<span class=\"ok\">ok</span>")
-                                      : "<span class=\"err\">" + HtmlEscape(data.health) + "</span>");
+  row("Last reload",
+      data.last_reload_successful
+          ? std::string("<span class=\"ok\">successful</span>")
+          : "<span class=\"err\">failed</span>: " + HtmlEscape(data.last_reload_error));
+  row("Liveness", data.health == "ok"
+                      ? std::string("<span class=\"ok\">ok</span>")
+                      : "<span class=\"err\">" + HtmlEscape(data.health) + "</span>");
   row("Readiness", data.readiness == "ready"
                        ? std::string("<span class=\"ok\">ready</span>")
                        : "<span class=\"err\">" + HtmlEscape(data.readiness) + "</span>");
-  html += "</table>\n<h2>Collectors</h2>\n<table>\n<tr><th>Name</th><th>Type</th><th>State</th>"
-          "<th>Last success</th><th>Last duration</th><th>Runs</th><th>Errors</th>"
-          "<th>Last error</th></tr>\n";
+  html +=
+      "</table>\n<h2>Collectors</h2>\n<table>\n<tr><th>Name</th><th>Type</th><th>State</th>"
+      "<th>Last success</th><th>Last duration</th><th>Runs</th><th>Errors</th>"
+      "<th>Last error</th></tr>\n";
   for (const CollectorState& state : data.collectors) {
-    html += "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) + "</td><td>";
+    html +=
+        "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) + "</td><td>";
     if (state.runs == 0) {
       html += "<span class=\"idle\">not run yet</span>";
     } else if (state.last_success) {
@@ -112,8 +117,9 @@ code{background:#f4f4f4;padding:0 .25em}
   html += "<li><a href=\"" + HtmlEscape(data.telemetry_path) + "\">" +
           HtmlEscape(data.telemetry_path) + "</a>: metrics for Prometheus</li>\n";
   html += "<li><a href=\"/healthz\">/healthz</a>: liveness</li>\n";
-  html += "<li><a href=\"/readyz\">/readyz</a>: readiness (does not depend on the main "
-          "container)</li>\n</ul>\n</body></html>\n";
+  html +=
+      "<li><a href=\"/readyz\">/readyz</a>: readiness (does not depend on the main "
+      "container)</li>\n</ul>\n</body></html>\n";
   return html;
 }
 

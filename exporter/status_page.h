@@ -17,7 +17,7 @@ struct StatusPageData {
   bool last_reload_successful = true;
   std::string last_reload_error;
   std::string telemetry_path;
-  std::string health;  // "ok" or why /healthz fails
+  std::string health;     // "ok" or why /healthz fails
   std::string readiness;  // "ready" or why /readyz fails
   std::vector<CollectorState> collectors;
 };

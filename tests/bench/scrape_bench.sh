@@ -25,6 +25,9 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# Private (anonymous) memory: what each extra pod costs once the shared libraries' pages are
+# cached; a static Go binary has almost no shared pages, so RSS is its fair figure too.
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 nginx_port=$(free_port)
 mkdir -p "$work/tmp"
@@ -67,21 +70,31 @@ curl -sf "http://127.0.0.1:$theirs_port/metrics" | grep -q '^nginx_up 1'
 sleep 1
 ours_idle=$(rss_kb $ours_pid)
 theirs_idle=$(rss_kb $theirs_pid)
+ours_anon=$(anon_kb $ours_pid)
+theirs_anon=$(anon_kb $theirs_pid)
 
-run_wrk() {
-  wrk -t"$threads" -c"$connections" -d"$duration" "http://127.0.0.1:$1/metrics" |
-    awk '/^Requests\/sec/ {print $2}'
+run_wrk() {  # port threads connections
+  wrk -t"$2" -c"$3" -d"$duration" "http://127.0.0.1:$1/metrics" | awk '/^Requests\/sec/ {print $2}'
 }
-theirs_rps=$(run_wrk "$theirs_port")
+# One scraper at a time: the cost of a single scrape, nothing shared.
+theirs_seq=$(run_wrk "$theirs_port" 1 1)
+ours_seq=$(run_wrk "$ours_port" 1 1)
+# Concurrent scrapers: concurrent scrapes share one collection here.
+theirs_rps=$(run_wrk "$theirs_port" "$threads" "$connections")
 theirs_loaded=$(rss_kb $theirs_pid)
-ours_rps=$(run_wrk "$ours_port")
+ours_rps=$(run_wrk "$ours_port" "$threads" "$connections")
 ours_loaded=$(rss_kb $ours_pid)
 
+mb() { bc -l <<<"$1/1024"; }
 echo
-echo "scrape benchmark: wrk -t$threads -c$connections -d$duration on /metrics, same nginx, $(nproc) cores"
-printf '%-28s %12s %14s %16s\n' exporter scrapes/s "idle RSS (MB)" "loaded RSS (MB)"
-printf '%-28s %12.0f %14.1f %16.1f\n' sidecar-exporter "$ours_rps" "$(bc -l <<<"$ours_idle/1024")" "$(bc -l <<<"$ours_loaded/1024")"
-printf '%-28s %12.0f %14.1f %16.1f\n' nginx-prometheus-exporter "$theirs_rps" "$(bc -l <<<"$theirs_idle/1024")" "$(bc -l <<<"$theirs_loaded/1024")"
-printf 'ratio: %.2fx scrapes/s, %.2fx idle memory, %.2fx loaded memory (ours / theirs)\n' \
-  "$(bc -l <<<"$ours_rps/$theirs_rps")" "$(bc -l <<<"$ours_idle/$theirs_idle")" \
+echo "scrape benchmark: same nginx, wrk for $duration per run, $(nproc) cores"
+printf '%-26s %14s %16s %10s %10s %12s\n' exporter "scrapes/s c=1" "scrapes/s c=$connections" \
+  "idle RSS" "idle anon" "loaded RSS"
+printf '%-26s %14.0f %16.0f %8.1fMB %8.1fMB %10.1fMB\n' sidecar-exporter "$ours_seq" "$ours_rps" \
+  "$(mb "$ours_idle")" "$(mb "$ours_anon")" "$(mb "$ours_loaded")"
+printf '%-26s %14.0f %16.0f %8.1fMB %8.1fMB %10.1fMB\n' nginx-prometheus-exporter "$theirs_seq" \
+  "$theirs_rps" "$(mb "$theirs_idle")" "$(mb "$theirs_anon")" "$(mb "$theirs_loaded")"
+printf 'ratio (ours / theirs): scrapes/s %.2fx at c=1, %.2fx at c=%s; idle RSS %.2fx, idle anon %.2fx, loaded RSS %.2fx\n' \
+  "$(bc -l <<<"$ours_seq/$theirs_seq")" "$(bc -l <<<"$ours_rps/$theirs_rps")" "$connections" \
+  "$(bc -l <<<"$ours_idle/$theirs_idle")" "$(bc -l <<<"$ours_anon/$theirs_anon")" \
   "$(bc -l <<<"$ours_loaded/$theirs_loaded")"

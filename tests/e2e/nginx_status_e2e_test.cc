@@ -56,7 +56,8 @@ TEST_CASE("nginx counters move exactly with the requests sent", "[e2e][nginx]") 
   // The exporter's own fetch of stub_status is one more request.
   CHECK(after["nginx_http_requests_total"] - before["nginx_http_requests_total"] == kRequests + 1);
   // Each test request opened a connection; the exporter reuses its keep-alive connection.
-  const double accepted = after["nginx_connections_accepted"] - before["nginx_connections_accepted"];
+  const double accepted =
+      after["nginx_connections_accepted"] - before["nginx_connections_accepted"];
   CHECK(accepted >= kRequests);
   CHECK(accepted <= kRequests + 1);
   CHECK(after["nginx_connections_handled"] == after["nginx_connections_accepted"]);
@@ -97,9 +98,12 @@ TEST_CASE("garbage and oversized answers count as errors, not crashes", "[e2e][n
   NginxServer nginx;
   nginx.Start();
   ExporterProcess exporter(R"(collectors:
-  - {type: nginx_status, name: garbage, url: ")" + nginx.url("/garbage") + R"(", labels: {instance: g}}
-  - {type: nginx_status, name: big, url: ")" + nginx.url("/big") + R"(", max_response_bytes: 256, labels: {instance: b}}
-  - {type: nginx_status, name: missing, url: ")" + nginx.url("/status/404") + R"(", labels: {instance: m}}
+  - {type: nginx_status, name: garbage, url: ")" +
+                           nginx.url("/garbage") + R"(", labels: {instance: g}}
+  - {type: nginx_status, name: big, url: ")" +
+                           nginx.url("/big") + R"(", max_response_bytes: 256, labels: {instance: b}}
+  - {type: nginx_status, name: missing, url: ")" +
+                           nginx.url("/status/404") + R"(", labels: {instance: m}}
 )");
   auto metrics = exporter.Metrics();
   CHECK(metrics["nginx_up{instance=\"g\"}"] == 0);
@@ -115,8 +119,10 @@ TEST_CASE("garbage and oversized answers count as errors, not crashes", "[e2e][n
 TEST_CASE("a wedged main container is cut off at the timeout and scrapes share one fetch",
           "[e2e][nginx]") {
   BlackholeListener blackhole;
-  ExporterProcess exporter("global:\n  timeout: 1s\ncollectors:\n  - {type: nginx_status, name: "
-                           "nginx, url: '" + blackhole.url() + "'}\n");
+  ExporterProcess exporter(
+      "global:\n  timeout: 1s\ncollectors:\n  - {type: nginx_status, name: "
+      "nginx, url: '" +
+      blackhole.url() + "'}\n");
   // Prometheus' scrape timeout header shortens the fetch below the configured timeout.
   const auto started = std::chrono::steady_clock::now();
   const HttpResult quick =
@@ -130,8 +136,8 @@ TEST_CASE("a wedged main container is cut off at the timeout and scrapes share o
       exporter.Metrics()["sidecar_exporter_collector_errors_total{collector=\"nginx\"}"];
   std::vector<std::future<long>> scrapes;
   for (int i = 0; i < 6; ++i) {
-    scrapes.push_back(std::async(std::launch::async,
-                                 [&] { return HttpGet(exporter.url("/metrics")).status; }));
+    scrapes.push_back(
+        std::async(std::launch::async, [&] { return HttpGet(exporter.url("/metrics")).status; }));
   }
   for (auto& scrape : scrapes) CHECK(scrape.get() == 200);
   const double errors_after =
@@ -188,9 +194,9 @@ TEST_CASE("promtool accepts the exposition, with nginx up and down", "[e2e][prom
     // nginx-prometheus-exporter names two counters without "_total"; we keep its names so that
     // its dashboards and alerts work, and accept exactly these two lint findings, no others.
     std::string findings = check.output;
-    for (const std::string known : {
-             "nginx_connections_accepted counter metrics should have \"_total\" suffix\n",
-             "nginx_connections_handled counter metrics should have \"_total\" suffix\n"}) {
+    for (const std::string known :
+         {"nginx_connections_accepted counter metrics should have \"_total\" suffix\n",
+          "nginx_connections_handled counter metrics should have \"_total\" suffix\n"}) {
       if (const size_t at = findings.find(known); at != std::string::npos) {
         findings.erase(at, known.size());
       }
@@ -248,7 +254,8 @@ TEST_CASE("SIGHUP reloads and an invalid new config keeps the running one", "[e2
   CHECK(reloaded["sidecar_exporter_collector_success{collector=\"web\"}"] == 1);
   CHECK(reloaded["sidecar_exporter_config_last_reload_successful"] == 1);
 
-  WriteFile(exporter.config_file(), "collectors:\n  - {type: nginx_status, name: web, url: 'nope'}\n");
+  WriteFile(exporter.config_file(),
+            "collectors:\n  - {type: nginx_status, name: web, url: 'nope'}\n");
   exporter.process().Signal(SIGHUP);
   REQUIRE(exporter.process().WaitForLog("keeping the running one", std::chrono::seconds(5)));
   auto kept = exporter.Metrics();

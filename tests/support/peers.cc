@@ -100,7 +100,8 @@ http {
   uwsgi_temp_path )" + root + R"(/tmp;
   scgi_temp_path )" + root + R"(/tmp;
   server {
-    listen 127.0.0.1:)" + std::to_string(port_) + R"(;
+    listen 127.0.0.1:)" + std::to_string(port_) +
+                                       R"(;
     location = /stub_status { stub_status; access_log off; }
     location = /status/200 { return 200 "status 200\\n"; }
     location = /status/201 { return 201 "status 201\\n"; }
@@ -123,8 +124,8 @@ http {
 }
 )");
     process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", root,
-                                 "-e", (dir_ / "logs" / "error.log").string()},
+        std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", root, "-e",
+                                 (dir_ / "logs" / "error.log").string()},
         dir_ / "logs" / "stdout.log");
     if (WaitForPort(port_, std::chrono::seconds(5)) && process_->Running()) return;
     process_.reset();

@@ -50,7 +50,8 @@ class NginxServer {
 // The exporter binary under test, on an ephemeral port, with `config_yaml` as its config file.
 class ExporterProcess {
  public:
-  explicit ExporterProcess(const std::string& config_yaml, std::vector<std::string> extra_args = {});
+  explicit ExporterProcess(const std::string& config_yaml,
+                           std::vector<std::string> extra_args = {});
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::map<std::string, double> Metrics();

@@ -69,8 +69,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   posix_spawnattr_setsigdefault(&attributes, &all);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   auto pointers = CStrings(argv);
-  const int error = posix_spawn(&pid_, executable.c_str(), &actions, &attributes, pointers.data(),
-                                environ);
+  const int error =
+      posix_spawn(&pid_, executable.c_str(), &actions, &attributes, pointers.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (error != 0) throw std::runtime_error("posix_spawn " + executable + " failed");

@@ -72,8 +72,8 @@ collectors:
   CHECK(error.line == 2);
   CHECK(error.column == 12);
   CHECK(error.field == "global.timeout");
-  CHECK_THAT(error.message, Catch::Contains("invalid duration \"5 seconds\"") &&
-                                Catch::Contains("250ms"));
+  CHECK_THAT(error.message,
+             Catch::Contains("invalid duration \"5 seconds\"") && Catch::Contains("250ms"));
 }
 
 TEST_CASE("bad URLs are rejected", "[config]") {
@@ -176,8 +176,10 @@ TEST_CASE("durations parse the Prometheus way", "[config]") {
 }
 
 TEST_CASE("the fingerprint changes with the options", "[config]") {
-  const auto a = ParseConfig("collectors:\n  - {type: nginx_status, name: n, url: 'http://a/'}\n", "a");
-  const auto b = ParseConfig("collectors:\n  - {type: nginx_status, name: n, url: 'http://b/'}\n", "b");
+  const auto a =
+      ParseConfig("collectors:\n  - {type: nginx_status, name: n, url: 'http://a/'}\n", "a");
+  const auto b =
+      ParseConfig("collectors:\n  - {type: nginx_status, name: n, url: 'http://b/'}\n", "b");
   REQUIRE(a.config);
   REQUIRE(b.config);
   CHECK(a.config->collectors[0].fingerprint != b.config->collectors[0].fingerprint);

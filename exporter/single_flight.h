@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace sidecar {
+
+// Collapses concurrent calls into one run (Go's singleflight): a caller that arrives while a
+// run is in flight waits for that run and shares its result instead of starting another. Used
+// so that concurrent scrapes cost the main container, and the exporter, one collection.
+//
+// Thread-safe.
+template <typename T>
+class SingleFlight {
+ public:
+  // Runs `produce`, or joins the run in flight. A joiner whose deadline passes first gets
+  // nullptr. `produce` runs without the lock held.
+  template <typename Produce>
+  std::shared_ptr<const T> Run(std::chrono::steady_clock::time_point deadline, Produce&& produce) {
+    std::unique_lock lock(mutex_);
+    if (in_flight_) {
+      const std::uint64_t joined = generation_;
+      if (finished_.wait_until(lock, deadline, [&] { return generation_ != joined; })) {
+        return last_;
+      }
+      return nullptr;
+    }
+    in_flight_ = true;
+    in_flight_deadline_ = deadline;
+    lock.unlock();
+    std::shared_ptr<const T> result;
+    try {
+      result = produce();
+    } catch (...) {
+      Finish(nullptr);
+      throw;
+    }
+    Finish(result);
+    return result;
+  }
+
+  // The deadline of the run in flight, if there is one.
+  std::optional<std::chrono::steady_clock::time_point> InFlightDeadline() const {
+    std::lock_guard lock(mutex_);
+    if (!in_flight_) return std::nullopt;
+    return in_flight_deadline_;
+  }
+
+ private:
+  void Finish(std::shared_ptr<const T> result) {
+    std::lock_guard lock(mutex_);
+    last_ = std::move(result);
+    in_flight_ = false;
+    ++generation_;
+    finished_.notify_all();
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable finished_;
+  bool in_flight_ = false;
+  std::chrono::steady_clock::time_point in_flight_deadline_;
+  std::uint64_t generation_ = 0;  // counts finished runs; joiners wait for it to move
+  std::shared_ptr<const T> last_;
+};
+
+}  // namespace sidecar

@@ -1,0 +1,54 @@
+#include "collectors/process_collector.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+
+namespace sidecar {
+namespace {
+
+std::map<std::string, double> Values(const CollectResult& result) {
+  std::map<std::string, double> values;
+  for (const auto& family : result.families) {
+    const auto& metric = family.metric.at(0);
+    values[family.name] =
+        family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
+  }
+  return values;
+}
+
+TEST_CASE("process metrics describe this process", "[process]") {
+  ProcessCollector collector;
+  auto before = Values(collector.Collect({}));
+  REQUIRE(before.size() == 6);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(before["process_start_time_seconds"] > now - 3600);
+  CHECK(before["process_start_time_seconds"] <= now + 1);
+  CHECK(before["process_resident_memory_bytes"] > 1 << 20);
+  CHECK(before["process_virtual_memory_bytes"] >= before["process_resident_memory_bytes"]);
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  CHECK(before["process_max_fds"] == static_cast<double>(limit.rlim_cur));
+
+  // Opening descriptors shows up exactly.
+  int fds[5];
+  for (int& fd : fds) fd = open("/dev/null", O_RDONLY);
+  auto after = Values(collector.Collect({}));
+  for (int fd : fds) close(fd);
+  CHECK(after["process_open_fds"] - before["process_open_fds"] == 5);
+
+  // Burning CPU moves the CPU counter.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  volatile unsigned spin = 0;
+  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  CHECK(Values(collector.Collect({}))["process_cpu_seconds_total"] >
+        before["process_cpu_seconds_total"]);
+}
+
+}  // namespace
+}  // namespace sidecar
