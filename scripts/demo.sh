@@ -48,8 +48,8 @@ CONF
 PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
 pids+=($!)
 
-sed "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$nginx_port/stub_status|; s|/var/log/nginx/access.log|$work/shared/access.log|" \
-  examples/nginx.yaml >"$work/config.yaml"
+sed "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$nginx_port/stub_status|; s|/var/log/nginx/|$work/shared/|g" \
+  examples/nginx-access-log.yaml >"$work/config.yaml"
 build/sidecar-exporter --config.file="$work/config.yaml" --web.listen-address=127.0.0.1:0 \
   2>"$work/exporter.log" &
 pids+=($!)
@@ -57,6 +57,7 @@ for _ in $(seq 100); do grep -q 'msg=ready' "$work/exporter.log" 2>/dev/null && 
 exporter=$(grep -o 'address=127.0.0.1:[0-9]*' "$work/exporter.log" | head -1 | cut -d= -f2)
 [[ -n $exporter ]] || { cat "$work/exporter.log"; exit 1; }
 
+for _ in $(seq 50); do grep -q '^nginx_up 1' <(curl -s "http://$exporter/metrics") && break; sleep 0.1; done
 for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/page/$i"; done
 for i in $(seq 5); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/missing"; done
 curl -s -o /dev/null "http://127.0.0.1:$nginx_port/broken"
@@ -70,6 +71,7 @@ cat <<INFO
   shared volume             $work/shared/access.log
 
 INFO
+sleep 1.5  # the tailer wakes on inotify; give it a moment to read the last lines
 curl -s "http://$exporter/metrics" | grep -E '^(nginx_up|nginx_http_requests_total|accesslog_http_requests_total)' || true
 echo
 if ((duration > 0)); then
