@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -60,10 +61,10 @@ constexpr std::array<double, 23> kPow10 = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1
 
 bool IsMissing(std::string_view text) { return text.empty() || text == "-"; }
 
-// One decimal number such as "0.004". Times are written with few digits, so the common case is
-// an integer mantissa below 2^53 divided by an exact power of ten, which rounds correctly
-// (Clinger's fast path); anything else goes to from_chars.
-bool ParseDecimal(std::string_view text, double& out) {
+// A plain decimal such as "0.004". Times are written with few digits, so the common case is an
+// integer mantissa below 2^53 divided by an exact power of ten, which rounds correctly
+// (Clinger's fast path). False for anything else (exponents, separators, long numbers).
+bool ParsePlainDecimal(std::string_view text, double& out) {
   std::uint64_t mantissa = 0;
   int digits = 0;
   int fraction_digits = -1;
@@ -77,18 +78,24 @@ bool ParseDecimal(std::string_view text, double& out) {
     } else if (c == '.' && fraction_digits < 0) {
       fraction_digits = 0;
     } else {
-      digits = 100;  // Not plain: let from_chars decide.
-      break;
+      return false;
     }
   }
-  if (digits > 0 && digits <= 15 && fraction_digits <= 22) {
-    const double value = static_cast<double>(mantissa);
-    out = fraction_digits > 0 ? value / kPow10[fraction_digits] : value;
+  if (digits == 0 || digits > 15) {
+    return false;
+  }
+  const double value = static_cast<double>(mantissa);
+  out = fraction_digits > 0 ? value / kPow10[fraction_digits] : value;
+  return true;
+}
+
+bool ParseDecimal(std::string_view text, double& out) {
+  if (ParsePlainDecimal(text, out)) {
     return true;
   }
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, out);
-  return ec == std::errc() && ptr == end && out >= 0;
+  return ec == std::errc() && ptr == end && out >= 0 && std::isfinite(out);
 }
 
 bool IsValueSeparator(char c) { return c == ',' || c == ':' || c == ' '; }
@@ -204,6 +211,11 @@ bool ParseSeconds(std::string_view text, double units_per_second, std::optional<
     any = true;
     return true;
   };
+  double single = 0;
+  if (ParsePlainDecimal(text, single)) {
+    out = units_per_second == 1.0 ? single : single / units_per_second;
+    return true;
+  }
   if (!HasValueSeparator(text)) {
     if (IsMissing(text)) {
       return true;

@@ -22,7 +22,10 @@ enum class LogFormatKind {
   // One JSON object per line (nginx `escape=json`). The format string is unused.
   kJson,
   // An RE2 pattern with named groups; group names that are field names (see FieldFromName())
-  // fill those fields, a group named `request` is split like $request, others become named fields.
+  // fill those fields, a group named `request` is split like $request, `request_time_ms` and
+  // `request_time_us` are converted to seconds, others become named fields. The pattern is not
+  // anchored unless it says so (`^`), and matches bytes (Latin-1), so that `.` and `\S` match
+  // invalid UTF-8 from clients; `\xHH` escapes in values are decoded as for nginx.
   kRegex,
 };
 

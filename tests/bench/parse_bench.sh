@@ -4,7 +4,8 @@
 #   tests/bench/parse_bench.sh [build dir] [copies]
 #
 # The build dir must have built sidecar_collectors (any target that depends on it will do),
-# preferably with -DCMAKE_BUILD_TYPE=Release. The 1M-line file goes to $TMPDIR and is removed.
+# preferably with -DCMAKE_BUILD_TYPE=Release. The 1M-line files (about 230 MiB each) go to $TMPDIR
+# and are removed.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ ${CXX:-g++} -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$repo" \
   "$here/parse_bench.cc" "$build/libsidecar_collectors.a" \
   $(pkg-config --libs re2) -lsimdjson -lprometheus-cpp-core -lpthread \
   -o "$tmp/parse_bench.$$"
-trap 'rm -f "$tmp/parse_bench.$$" "$tmp/parse_bench.$$.log"' EXIT
+trap 'rm -f "$tmp/parse_bench.$$" "$tmp/parse_bench.$$.log" "$tmp/parse_bench.$$.log.timed"' EXIT
 # One core, as in the target.
 taskset -c 0 "$tmp/parse_bench.$$" "$data/apache_combined_10k.log" "$tmp/parse_bench.$$.log" \
   "$copies"
