@@ -58,7 +58,8 @@ ours_pid=$!
 pids+=($ours_pid)
 ours_read=0
 for _ in $(seq 6000); do
-  ours_read=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null |
+  # Until the exporter listens, curl fails and the sum is 0.
+  ours_read=$( (curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null || true) |
     awk '/^sidecar_exporter_log_lines_read_total\{/ {s += $NF} END {printf "%d", s}')
   ((ours_read >= lines)) && break
   sleep 0.01
