@@ -87,8 +87,8 @@ std::shared_ptr<const App::Active> App::Build(const Config& config, const Active
       }
     }
     if (!runner) {
-      runner = std::make_shared<CollectorRunner>(collector.name, collector.type,
-                                                 collector.fingerprint, collector.factory());
+      runner = std::make_shared<CollectorRunner>(
+          collector.name, collector.type, collector.fingerprint, collector.factory(), logger_);
       logger_.Debug("collector started", {{"collector", collector.name}, {"type", collector.type}});
     }
     active->runners.push_back(std::move(runner));

@@ -5,11 +5,12 @@
 namespace sidecar {
 
 CollectorRunner::CollectorRunner(std::string name, std::string type, std::string fingerprint,
-                                 std::unique_ptr<Collector> collector)
+                                 std::unique_ptr<Collector> collector, Logger& logger)
     : name_(std::move(name)),
       type_(std::move(type)),
       fingerprint_(std::move(fingerprint)),
-      collector_(std::move(collector)) {
+      collector_(std::move(collector)),
+      logger_(logger) {
   state_.name = name_;
   state_.type = type_;
 }
@@ -37,6 +38,12 @@ std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& 
 
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::system_clock::now();
+  if (result->error &&
+      (state_.last_success || state_.runs == 0 || state_.last_error != *result->error)) {
+    logger_.Warn("collector failed", {{"collector", name_}, {"error", *result->error}});
+  } else if (!result->error && !state_.last_success && state_.runs > 0) {
+    logger_.Info("collector recovered", {{"collector", name_}});
+  }
   ++state_.runs;
   state_.last_run = now;
   state_.last_duration_seconds = std::chrono::duration<double>(duration).count();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "exporter/logger.h"
 #include "exporter/single_flight.h"
 
 namespace sidecar {
@@ -33,8 +34,10 @@ struct CollectorState {
 // Thread-safe.
 class CollectorRunner {
  public:
+  // Failures are logged when a collector starts failing or its error changes, and recovery
+  // when it succeeds again; not on every scrape.
   CollectorRunner(std::string name, std::string type, std::string fingerprint,
-                  std::unique_ptr<Collector> collector);
+                  std::unique_ptr<Collector> collector, Logger& logger);
   CollectorRunner(const CollectorRunner&) = delete;
   CollectorRunner& operator=(const CollectorRunner&) = delete;
 
@@ -62,6 +65,7 @@ class CollectorRunner {
   const std::string type_;
   const std::string fingerprint_;
   const std::unique_ptr<Collector> collector_;
+  Logger& logger_;
 
   SingleFlight<CollectResult> flight_;
   mutable std::mutex mutex_;  // guards state_

@@ -92,6 +92,28 @@ TEST_CASE("nginx going down turns nginx_up to 0 while readiness stays 200", "[e2
   CHECK(up["nginx_up"] == 1);
   CHECK(up.count("nginx_http_requests_total") == 1);
   CHECK(up["sidecar_exporter_collector_success{collector=\"nginx\"}"] == 1);
+
+  // The outage is logged once when it starts (not on every scrape) and once when it ends.
+  const std::string log = exporter.process().Log();
+  const auto count = [&log](const std::string& text) {
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("msg=\"collector failed\" collector=nginx") == 1);
+  CHECK(count("msg=\"collector recovered\" collector=nginx") == 1);
+}
+
+TEST_CASE("stub_status over a Unix domain socket", "[e2e][nginx]") {
+  NginxServer nginx;
+  nginx.Start();
+  ExporterProcess exporter(
+      "collectors:\n  - type: nginx_status\n    name: nginx\n"
+      "    url: http://localhost/stub_status\n    unix_socket: " +
+      nginx.unix_socket().string() + "\n");
+  auto metrics = exporter.Metrics();
+  CHECK(metrics["nginx_up"] == 1);
+  CHECK(metrics["nginx_http_requests_total"] >= 1);
 }
 
 TEST_CASE("garbage and oversized answers count as errors, not crashes", "[e2e][nginx]") {

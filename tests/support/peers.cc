@@ -102,21 +102,23 @@ http {
   server {
     listen 127.0.0.1:)" + std::to_string(port_) +
                                        R"(;
+    listen unix:)" + unix_socket().string() +
+                                       R"(;
     location = /stub_status { stub_status; access_log off; }
-    location = /status/200 { return 200 "status 200\\n"; }
-    location = /status/201 { return 201 "status 201\\n"; }
-    location = /status/204 { return 204 "status 204\\n"; }
-    location = /status/301 { return 301 "status 301\\n"; }
-    location = /status/304 { return 304 "status 304\\n"; }
-    location = /status/400 { return 400 "status 400\\n"; }
-    location = /status/401 { return 401 "status 401\\n"; }
-    location = /status/403 { return 403 "status 403\\n"; }
-    location = /status/404 { return 404 "status 404\\n"; }
-    location = /status/429 { return 429 "status 429\\n"; }
-    location = /status/500 { return 500 "status 500\\n"; }
-    location = /status/502 { return 502 "status 502\\n"; }
-    location = /status/503 { return 503 "status 503\\n"; }
-    location = /status/504 { return 504 "status 504\\n"; }
+    location = /status/200 { return 200 "status 200\n"; }
+    location = /status/201 { return 201 "status 201\n"; }
+    location = /status/204 { return 204 "status 204\n"; }
+    location = /status/301 { return 301 "status 301\n"; }
+    location = /status/304 { return 304 "status 304\n"; }
+    location = /status/400 { return 400 "status 400\n"; }
+    location = /status/401 { return 401 "status 401\n"; }
+    location = /status/403 { return 403 "status 403\n"; }
+    location = /status/404 { return 404 "status 404\n"; }
+    location = /status/429 { return 429 "status 429\n"; }
+    location = /status/500 { return 500 "status 500\n"; }
+    location = /status/502 { return 502 "status 502\n"; }
+    location = /status/503 { return 503 "status 503\n"; }
+    location = /status/504 { return 504 "status 504\n"; }
     location = /garbage { return 200 "Active connections: lots\nof garbage\n"; }
     location = /big { return 200 "Active connections: 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"; }
     location / { return 200 "hello\n"; }

@@ -39,6 +39,8 @@ class NginxServer {
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::filesystem::path access_log() const { return dir_ / "logs" / "access.log"; }
+  // The same server also listens on this Unix domain socket.
+  std::filesystem::path unix_socket() const { return dir_ / "nginx.sock"; }
   const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
