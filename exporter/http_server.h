@@ -65,6 +65,7 @@ class HttpServer {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;
   int port_ = 0;
+  std::string knock_host_ = "127.0.0.1";
 };
 
 // Parses a Prometheus listen address into CivetWeb's `listening_ports` form. Empty on error.

@@ -290,3 +290,23 @@ TEST_CASE("SIGHUP reloads and an invalid new config keeps the running one", "[e2
 
 }  // namespace
 }  // namespace sidecar::testing
+
+namespace sidecar::testing {
+namespace {
+
+TEST_CASE("SIGTERM after a burst of scrapes stops within 2 s with exit code 0", "[e2e][lifecycle]") {
+  NginxServer nginx;
+  nginx.Start();
+  ExporterProcess exporter(NginxConfig(nginx.url("/stub_status")));
+  for (int i = 0; i < 20; ++i) REQUIRE(HttpGet(exporter.url("/metrics")).status == 200);
+  const auto started = std::chrono::steady_clock::now();
+  exporter.process().Signal(SIGTERM);
+  const auto code = exporter.process().Wait(std::chrono::seconds(5));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK_THAT(exporter.process().Log(), Catch::Contains("msg=stopped"));
+}
+
+}  // namespace
+}  // namespace sidecar::testing
