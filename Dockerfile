@@ -24,9 +24,12 @@ FROM build-deps AS build
 WORKDIR /src
 COPY . .
 ARG BUILD_JOBS=2
+# The context has no .git, so the revision comes in as a build argument.
+ARG REVISION=unknown
 # RelWithDebInfo (-O2), the project default: GCC 12 at -O3 raises false -Werror=restrict
 # warnings in libstdc++. Debug info is stripped from the installed binary.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDECAR_BUILD_TESTS=OFF \
+      -DSIDECAR_REVISION="${REVISION}" \
  && cmake --build /build -j"${BUILD_JOBS}" --target sidecar-exporter \
  && strip /build/sidecar-exporter \
  && install -D -m 0755 /build/sidecar-exporter /out/usr/local/bin/sidecar-exporter \

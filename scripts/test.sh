@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-if [[ -x scripts/deploy-deps.sh ]]; then scripts/deploy-deps.sh; fi
+if [[ -x scripts/deploy-deps.sh ]]; then scripts/deploy-deps.sh "${BUILD_DIR:-build}/deploy-node"; fi
 scripts/build.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j2 --timeout 900
