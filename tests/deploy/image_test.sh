@@ -241,6 +241,8 @@ for m in sidecar_exporter_build_info nginx_up; do
   grep -q "^$m" "$tmp/metrics.txt" || { head -n 40 "$tmp/metrics.txt" >&2; fail "$m missing from /metrics"; }
 done
 grep -qE '^nginx_up(\{[^}]*\})? 0' "$tmp/metrics.txt" || fail "nginx_up should be 0 with no nginx"
+grep -qF "revision=\"$revision\"" "$tmp/metrics.txt" ||
+  fail "sidecar_exporter_build_info does not carry the revision $revision the image was built from"
 if command -v promtool >/dev/null; then
   # Exit 3 is lint only (nginx-prometheus-exporter's counter names lack _total); 1 is a parse error.
   rc=0
