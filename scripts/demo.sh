@@ -11,19 +11,13 @@ if [[ ${1:-} == --duration ]]; then duration=${2:?--duration needs seconds}; fi
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
 
-work=$(mktemp -d -t sidecar-demo-XXXXXX)
+source scripts/lib.sh
+start_session sidecar-demo
 mkdir -p "$work/shared" "$work/tmp"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-  echo "demo stopped; everything it started is gone"
-}
-trap cleanup EXIT
+# Replaces the EXIT trap of start_session, to say what happened after cleaning up.
+trap '_end_session; echo "demo stopped; everything it started is gone"' EXIT
 trap 'exit 0' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
 nginx_port=$(free_port)
 cat >"$work/nginx.conf" <<CONF
 daemon off;

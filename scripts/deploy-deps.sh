@@ -18,9 +18,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 node_dir=${1:-${DEPLOY_NODE_DIR:-$repo/build/deploy-node}}
 
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-
 packages=(buildah debootstrap prometheus nginx curl jq nodejs npm ca-certificates)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # node and npm may come from elsewhere than Debian (a newer build); use them if they run.
@@ -28,32 +25,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   packages=("${packages[@]/nodejs/}")
   packages=("${packages[@]/npm/}")
 fi
-
-missing=()
-for p in "${packages[@]}"; do
-  [[ -z $p ]] && continue
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]} > 0)); then
-  echo "deploy-deps: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  # Maintainer scripts would start system nginx/prometheus; the tests start their own on
-  # ephemeral ports, so keep system services from being launched.
-  policy=/usr/sbin/policy-rc.d
-  had_policy=0
-  [[ -e $policy ]] && had_policy=1
-  if ((had_policy == 0)); then
-    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
-    "${sudo_cmd[@]}" chmod +x "$policy"
-  fi
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  if ((had_policy == 0)); then "${sudo_cmd[@]}" rm -f "$policy"; fi
-fi
+"$repo/scripts/install-deps.sh" "${packages[@]}"
 
 # npm packages, local to the build tree. No lock file is written: versions are exact in
 # package.json, and a lock file would only add download addresses to the tree.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's archive, whatever the build, the demo and the tests need and the
-# machine lacks. Idempotent: packages already present are not touched.
+# machine lacks, plus any packages named as arguments. Idempotent: packages already present are
+# not touched. Works as root, or through sudo otherwise.
 set -euo pipefail
 
 packages=(
@@ -10,10 +11,12 @@ packages=(
   libsimdjson-dev zlib1g-dev catch2
   # real peers for the demo, the tests and the benchmarks
   nginx prometheus prometheus-nginx-exporter mtail wrk curl procps bc python3
+  "$@"
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  [[ -z $p ]] && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
     missing+=("$p")
   fi

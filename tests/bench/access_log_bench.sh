@@ -14,14 +14,8 @@ data=${SIDECAR_SHARED_DATA_DIR:-$repo/../shared/data}/apache_combined_10k.log
 scripts/install-deps.sh
 BUILD_DIR=build-bench BUILD_TYPE=Release scripts/build.sh -DSIDECAR_BUILD_TESTS=OFF >/dev/null
 
-work=$(mktemp -d -t sidecar-logbench-XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/lib.sh
+start_session sidecar-logbench
 
 # Deterministic request times (0.000 to 0.996 s) so both fill the same histogram.
 awk '{printf "%s 0.%03d\n", $0, NR % 997}' "$data" >"$work/timed10k.log"
@@ -50,7 +44,7 @@ collectors:
     log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
     from_beginning: true
 CONF
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 start=$(now)
 taskset -c 0 build-bench/sidecar-exporter --config.file="$work/config.yaml" \
   --web.listen-address="127.0.0.1:$port" --log.level=warn &

@@ -13,17 +13,8 @@ threads=${THREADS:-2}
 scripts/install-deps.sh
 BUILD_DIR=build-bench BUILD_TYPE=Release scripts/build.sh -DSIDECAR_BUILD_TESTS=OFF >/dev/null
 
-work=$(mktemp -d -t sidecar-bench-XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+source scripts/lib.sh
+start_session sidecar-bench
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # Private (anonymous) memory: what each extra pod costs once the shared libraries' pages are
 # cached; a static Go binary has almost no shared pages, so RSS is its fair figure too.
