@@ -3,9 +3,9 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
-#include <vector>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "collectors/metric_family_builder.h"
 
@@ -34,10 +34,11 @@ std::unique_ptr<RequestMetrics> CreateMetrics(const AccessLogOptions& options,
   accesslog::RequestMetricsOptions metrics_options = options.metrics;
   metrics_options.collector = options.name;
   metrics_options.fields = fields;
-  std::string error;
+  accesslog::OptionsError error;
   std::unique_ptr<RequestMetrics> metrics = RequestMetrics::Create(metrics_options, error);
   if (!metrics) {
-    throw std::invalid_argument("access_log " + options.name + ": " + error);
+    throw std::invalid_argument("access_log " + options.name + ": " + error.option + ": " +
+                                error.message);
   }
   return metrics;
 }
@@ -164,8 +165,7 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
                                 MetricType::Gauge);
 
   for (const TailedFileStats& file : stats) {
-    const MetricFamilyBuilder::Labels labels = {{"collector", options_.name},
-                                                {"file", file.path}};
+    const MetricFamilyBuilder::Labels labels = {{"collector", options_.name}, {"file", file.path}};
     const auto parsed = parse_errors.find(file.path);
     lines.Add(static_cast<double>(file.lines), labels);
     errors.Add(parsed == parse_errors.end() ? 0.0 : static_cast<double>(parsed->second), labels);

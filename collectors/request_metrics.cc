@@ -81,29 +81,31 @@ struct RequestMetrics::LabelSource {
 };
 
 std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions options,
-                                                       std::string& error) {
-  error.clear();
-  if (options.labels.size() + options.extra_labels.size() > kMaxLabels) {
-    error = "too many labels (at most " + std::to_string(kMaxLabels) + ")";
+                                                       OptionsError& error) {
+  error = {};
+  const auto fail = [&error](std::string option, std::string message) {
+    error = {std::move(option), std::move(message)};
     return nullptr;
+  };
+  if (options.labels.size() + options.extra_labels.size() > kMaxLabels) {
+    return fail("labels", "too many labels (at most " + std::to_string(kMaxLabels) + ")");
   }
   if (options.series_limit == 0) {
-    error = "series_limit must be at least 1";
-    return nullptr;
+    return fail("series_limit", "series_limit must be at least 1");
   }
   if (!ValidBuckets(options.duration_buckets) || !ValidBuckets(options.upstream_duration_buckets)) {
-    error = "histogram buckets must be finite, strictly increasing and not empty";
-    return nullptr;
+    return fail("duration_buckets",
+                "histogram buckets must be finite, strictly increasing and not empty");
   }
   std::vector<std::string> names;
-  auto check_name = [&](const std::string& label) {
+  auto check_name = [&](const std::string& label, const char* option) {
     if (!IsLabelName(label) || label == "collector" || label == "le") {
-      error = "invalid label name '" + label + "'";
+      error = {option, "invalid label name '" + label + "'"};
       return false;
     }
     for (const std::string& name : names) {
       if (name == label) {
-        error = "label '" + label + "' given twice";
+        error = {option, "label '" + label + "' given twice"};
         return false;
       }
     }
@@ -111,33 +113,31 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
     return true;
   };
   for (const std::string& label : options.labels) {
-    if (!check_name(label)) {
+    if (!check_name(label, "labels")) {
       return nullptr;
     }
     const std::optional<Field> field = FieldFromName(label);
     if (!field || FieldName(*field) != label) {
-      error = "unknown label '" + label +
-              "': labels are standard field names (method, status, path, host...); use "
-              "extra_labels for other fields";
-      return nullptr;
+      return fail("labels",
+                  "unknown label '" + label +
+                      "': labels are standard field names (method, status, path, host...); use "
+                      "extra_labels for other fields");
     }
     if (!IsStringField(*field) && *field != Field::kStatus && *field != Field::kUpstreamStatus) {
-      error = "label '" + label + "' would take a new value with almost every request";
-      return nullptr;
+      return fail("labels",
+                  "label '" + label + "' would take a new value with almost every request");
     }
     if (!options.fields.Has(*field)) {
-      error = "label '" + label + "' needs the field '" + label +
-              "', which the log format does not have";
-      return nullptr;
+      return fail("labels", "label '" + label + "' needs the field '" + label +
+                                "', which the log format does not have");
     }
   }
   for (const ExtraLabel& extra : options.extra_labels) {
-    if (!check_name(extra.label)) {
+    if (!check_name(extra.label, "extra_labels")) {
       return nullptr;
     }
     if (extra.field.empty()) {
-      error = "extra label '" + extra.label + "' has no field";
-      return nullptr;
+      return fail("extra_labels", "extra label '" + extra.label + "' has no field");
     }
   }
   for (const LabelAllowList& allow : options.allowed_values) {
@@ -146,8 +146,8 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
       known = known || name == allow.label;
     }
     if (!known) {
-      error = "allowed values given for '" + allow.label + "', which is not a label";
-      return nullptr;
+      return fail("allowed_values",
+                  "allowed values given for '" + allow.label + "', which is not a label");
     }
   }
   auto metrics = std::make_unique<RequestMetrics>(PassKey(), std::move(options));
@@ -158,13 +158,13 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
     auto re = std::make_unique<RE2>(rewrite.pattern, re_options);
     std::string rewrite_error;
     if (!re->ok()) {
-      error = "invalid path rewrite '" + rewrite.pattern + "': " + re->error();
-      return nullptr;
+      return fail("path_rewrites",
+                  "invalid path rewrite '" + rewrite.pattern + "': " + re->error());
     }
     if (!re->CheckRewriteString(rewrite.replacement, &rewrite_error)) {
-      error = "invalid replacement '" + rewrite.replacement + "' for path rewrite '" +
-              rewrite.pattern + "': " + rewrite_error;
-      return nullptr;
+      return fail("path_rewrites", "invalid replacement '" + rewrite.replacement +
+                                       "' for path rewrite '" + rewrite.pattern +
+                                       "': " + rewrite_error);
     }
     metrics->path_rewrites_.push_back(std::move(re));
   }

@@ -103,11 +103,19 @@ struct RequestMetricsOptions {
 // families).
 //
 // Not copyable or movable (owns a mutex; handed out by unique_ptr).
+// Why RequestMetricsOptions were refused, and which option, named as in the configuration
+// ("labels", "extra_labels", "allowed_values", "path_rewrites", "duration_buckets",
+// "series_limit"), so that the config layer can point at the right line.
+struct OptionsError {
+  std::string option;
+  std::string message;
+};
+
 class RequestMetrics {
  public:
   // Null with `error` set when the options are invalid (unknown label or field, bad regex,
   // unsorted buckets...).
-  static std::unique_ptr<RequestMetrics> Create(RequestMetricsOptions options, std::string& error);
+  static std::unique_ptr<RequestMetrics> Create(RequestMetricsOptions options, OptionsError& error);
 
   // Only Create() can make the key; public for std::make_unique.
   class PassKey {

@@ -32,37 +32,6 @@ void CheckBuckets(FieldDecoder& fields, const std::string& key, const std::vecto
   }
 }
 
-// The field that a RequestMetrics::Create() error is about, from the wording of its message.
-std::string FieldOfMetricsError(const std::string& message,
-                                const accesslog::RequestMetricsOptions& options) {
-  if (message.find("series_limit") != std::string::npos) return "series_limit";
-  if (message.find("bucket") != std::string::npos) return "duration_buckets";
-  if (message.find("allowed values") != std::string::npos) return "allowed_values";
-  if (message.find("path rewrite") != std::string::npos) return "path_rewrites";
-  if (message.find("extra label") != std::string::npos) return "extra_labels";
-  for (const accesslog::ExtraLabel& extra : options.extra_labels) {
-    if (message.find("'" + extra.label + "'") != std::string::npos) return "extra_labels";
-  }
-  return "labels";
-}
-
-// The keys of the mapping at `key`, in file order (FieldDecoder has no iteration of its own).
-std::vector<std::string> MappingKeys(const FieldDecoder& fields, const std::string& key) {
-  std::vector<std::string> keys;
-  const std::string text = fields.FieldFingerprint(key);
-  if (text.empty()) return keys;
-  try {
-    const YAML::Node node = YAML::Load(text);
-    if (!node.IsMap()) return keys;
-    for (const auto& entry : node) {
-      if (entry.first.IsScalar()) keys.push_back(entry.first.Scalar());
-    }
-  } catch (const YAML::Exception&) {
-    // Re-parsing what yaml-cpp emitted cannot fail in practice; no keys then.
-  }
-  return keys;
-}
-
 }  // namespace
 
 CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& defaults) {
@@ -152,9 +121,8 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
     metrics.path_rewrites.push_back(std::move(rewrite));
   }
   {
-    const std::vector<std::string> labels = MappingKeys(fields, "allowed_values");
     FieldDecoder allowed = fields.Child("allowed_values");
-    for (const std::string& label : labels) {
+    for (const std::string& label : allowed.Keys()) {
       metrics.allowed_values.push_back({label, allowed.StringList(label)});
     }
   }
@@ -177,14 +145,18 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
   const std::unique_ptr<accesslog::LogFormat> format = accesslog::LogFormat::Compile(
       options.format_kind, options.format, options.format_options, format_error);
   if (!format) {
-    fields.Error(options.format_kind == LogFormatKind::kJson ? "json_fields" : format_field,
-                 format_error.message);
+    if (options.format_kind == LogFormatKind::kJson) {
+      fields.Error("json_fields", format_error.message);
+    } else {
+      fields.ErrorInValue(format_field, format_error.offset, format_error.message);
+    }
   } else if (fields.errors_count() == errors_before) {
     accesslog::RequestMetricsOptions check = metrics;
     check.fields = format->fields();
-    std::string error;
+    accesslog::OptionsError error;
     if (!accesslog::RequestMetrics::Create(check, error)) {
-      fields.Error(FieldOfMetricsError(error, metrics), error);
+      // Bucket errors are checked above per field; the option name otherwise matches the key.
+      fields.Error(error.option, error.message);
     }
   }
 

@@ -117,6 +117,21 @@ void FieldDecoder::Error(const std::string& key, const std::string& message) {
   ErrorAt(mark, FieldPath(key), message);
 }
 
+void FieldDecoder::ErrorInValue(const std::string& key, size_t offset, const std::string& message) {
+  YAML::Node value = node_.IsMap() ? node_[key] : YAML::Node();
+  if (!value.IsDefined() || !value.IsScalar()) {
+    Error(key, message);
+    return;
+  }
+  YAML::Mark mark = value.Mark();
+  // yaml-cpp tags quoted scalars "!" and plain ones "?"; the mark is at the opening quote.
+  const int quote = value.Tag() == "!" ? 1 : 0;
+  if (value.Scalar().find('\n') == std::string::npos) {
+    mark.column += quote + static_cast<int>(offset);
+  }
+  ErrorAt(mark, FieldPath(key), message);
+}
+
 YAML::Node FieldDecoder::Get(const std::string& key) {
   known_.insert(key);
   if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
@@ -334,6 +349,13 @@ std::vector<FieldDecoder> FieldDecoder::ChildList(const std::string& key) {
     children.emplace_back(value[i], path, file_, errors_);
   }
   return children;
+}
+
+std::vector<std::string> FieldDecoder::Keys() const {
+  std::vector<std::string> keys;
+  if (!node_.IsMap()) return keys;
+  for (const auto& entry : node_) keys.push_back(entry.first.Scalar());
+  return keys;
 }
 
 void FieldDecoder::RejectUnknownKeys() {

@@ -66,9 +66,15 @@ class FieldDecoder {
   FieldDecoder Child(const std::string& key);
   // A list of mappings.
   std::vector<FieldDecoder> ChildList(const std::string& key);
+  // The keys of this mapping, in file order (for mappings whose keys are data, such as
+  // label -> allowed values).
+  std::vector<std::string> Keys() const;
 
   // Records an error at `key` (or at this mapping when the key is absent).
   void Error(const std::string& key, const std::string& message);
+  // Records an error at byte `offset` inside the string value of `key` (a bad variable inside a
+  // log format), so that the column points at it. Exact for single-line values without escapes.
+  void ErrorInValue(const std::string& key, size_t offset, const std::string& message);
   // Records an error for every key that no getter asked for.
   void RejectUnknownKeys();
 

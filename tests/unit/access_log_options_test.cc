@@ -28,11 +28,13 @@ TEST_CASE("access_log: a full config decodes and builds the collector", "[config
 collectors:
   - type: access_log
     name: web
-    paths: [")" + (dir / "access.log").string() + R"("]
+    paths: [")" + (dir / "access.log").string() +
+                                          R"("]
     format: nginx
     log_format: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time'
     from_beginning: true
-    position_file: )" + (dir / "positions").string() + R"(
+    position_file: )" + (dir / "positions").string() +
+                                          R"(
     max_line_bytes: 8192
     poll_interval: 500ms
     labels: [method, status, path]
@@ -64,12 +66,13 @@ TEST_CASE("access_log: errors land on their field", "[config][access_log]") {
         OnlyError(Errors("    paths: [/var/log/a.log]\n    log_format: '$remote_addr %h $'\n"));
     CHECK(error.field == "collectors[0].log_format");
     CHECK(error.line == 5);
-    CHECK(error.column == 17);
+    CHECK(error.column == 34);  // the lone '$' inside the quoted format
   }
   SECTION("unknown Apache directive") {
     const ConfigError error = OnlyError(
         Errors("    paths: [/var/log/a.log]\n    format: apache\n    log_format: '%h %Z'\n"));
     CHECK(error.field == "collectors[0].log_format");
+    CHECK(error.column == 21);  // the %Z
     CHECK_THAT(error.message, Catch::Contains("%Z"));
   }
   SECTION("bad regex") {
@@ -78,15 +81,16 @@ TEST_CASE("access_log: errors land on their field", "[config][access_log]") {
     CHECK(error.field == "collectors[0].regex");
   }
   SECTION("bad path rewrite") {
-    const ConfigError error = OnlyError(Errors(
-        "    paths: [/var/log/a.log]\n    path_rewrites:\n      - {pattern: '(', replacement: x}\n"));
+    const ConfigError error =
+        OnlyError(Errors("    paths: [/var/log/a.log]\n    path_rewrites:\n      - {pattern: '(', "
+                         "replacement: x}\n"));
     CHECK(error.field == "collectors[0].path_rewrites[0].pattern");
     CHECK(error.line == 6);
   }
   SECTION("label the format cannot fill") {
-    const ConfigError error = OnlyError(Errors(
-        "    paths: [/var/log/a.log]\n    format: apache\n    log_format: common\n"
-        "    labels: [method, upstream_status]\n"));
+    const ConfigError error =
+        OnlyError(Errors("    paths: [/var/log/a.log]\n    format: apache\n    log_format: common\n"
+                         "    labels: [method, upstream_status]\n"));
     CHECK(error.field == "collectors[0].labels");
     CHECK_THAT(error.message, Catch::Contains("upstream_status"));
   }

@@ -181,7 +181,7 @@ TEST_CASE("apache combined parses every line of the real 10k log", "[format]") {
   RequestMetricsOptions options;
   options.collector = "apache";
   options.fields = parser->fields();
-  std::string error;
+  OptionsError error;
   auto metrics = RequestMetrics::Create(options, error);
   REQUIRE(metrics != nullptr);
 

@@ -25,17 +25,18 @@ FieldSet FieldsOf(std::string_view nginx_format) {
 }
 
 std::unique_ptr<RequestMetrics> Make(RequestMetricsOptions options) {
-  std::string error;
+  OptionsError error;
   auto metrics = RequestMetrics::Create(std::move(options), error);
-  INFO(error);
+  INFO(error.message);
   REQUIRE(metrics != nullptr);
   return metrics;
 }
 
+// "option: message" of the error Create() refuses `options` with.
 std::string CreateError(RequestMetricsOptions options) {
-  std::string error;
+  OptionsError error;
   CHECK(RequestMetrics::Create(std::move(options), error) == nullptr);
-  return error;
+  return error.option + ": " + error.message;
 }
 
 const prometheus::MetricFamily* FindFamily(const std::vector<prometheus::MetricFamily>& families,
@@ -296,30 +297,36 @@ TEST_CASE("invalid options are refused with a reason", "[request_metrics]") {
   RequestMetricsOptions options;
   options.fields = FieldsOf("");
   options.labels = {"colour"};
-  CHECK_THAT(CreateError(options), Catch::Contains("unknown label 'colour'"));
+  CHECK_THAT(CreateError(options), Catch::StartsWith("labels: unknown label 'colour'"));
   options.labels = {"request_time"};
-  CHECK_THAT(CreateError(options), Catch::Contains("request_time"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("labels: ") && Catch::Contains("request_time"));
   options.labels = {"host"};
-  CHECK_THAT(CreateError(options), Catch::Contains("does not have"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("labels: ") && Catch::Contains("does not have"));
   options.labels = {"method", "method"};
-  CHECK_THAT(CreateError(options), Catch::Contains("twice"));
+  CHECK_THAT(CreateError(options), Catch::StartsWith("labels: ") && Catch::Contains("twice"));
   options.labels = {"method"};
   options.extra_labels = {{"collector", "x"}};
-  CHECK_THAT(CreateError(options), Catch::Contains("invalid label name 'collector'"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("extra_labels: invalid label name 'collector'"));
   options.extra_labels = {};
   options.path_rewrites = {{"(unclosed", "x"}};
-  CHECK_THAT(CreateError(options), Catch::Contains("(unclosed"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("path_rewrites: ") && Catch::Contains("(unclosed"));
   options.path_rewrites = {{"/(a)", "\\2"}};
-  CHECK_THAT(CreateError(options), Catch::Contains("replacement"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("path_rewrites: ") && Catch::Contains("replacement"));
   options.path_rewrites = {};
   options.duration_buckets = {0.1, 0.1};
-  CHECK_THAT(CreateError(options), Catch::Contains("buckets"));
+  CHECK_THAT(CreateError(options), Catch::StartsWith("duration_buckets: "));
   options.duration_buckets = DefaultDurationBuckets();
   options.allowed_values = {{"status", {"200"}}};
-  CHECK_THAT(CreateError(options), Catch::Contains("not a label"));
+  CHECK_THAT(CreateError(options),
+             Catch::StartsWith("allowed_values: ") && Catch::Contains("not a label"));
   options.allowed_values = {};
   options.series_limit = 0;
-  CHECK_THAT(CreateError(options), Catch::Contains("series_limit"));
+  CHECK_THAT(CreateError(options), Catch::StartsWith("series_limit: "));
 }
 
 TEST_CASE("Collect runs while lines are observed", "[request_metrics]") {
