@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit, end-to-end (real nginx,
-# promtool) and deploy artefacts. Exits non-zero when anything fails.
+# promtool), deploy artefacts (manifests, rules, dashboards against a real Prometheus, the
+# container image), then the unit and end-to-end tests again in an ASan+UBSan build.
+# Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
 scripts/install-deps.sh
-if [[ -x scripts/deploy-deps.sh ]]; then scripts/deploy-deps.sh "${BUILD_DIR:-build}/deploy-node"; fi
+if [[ -x scripts/deploy-deps.sh ]]; then scripts/deploy-deps.sh "$build_dir/deploy-node"; fi
+
 scripts/build.sh
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j2 --timeout 900
+ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 900
+
+# The same code under AddressSanitizer and UndefinedBehaviorSanitizer: the end-to-end tests then
+# run the sanitised exporter binary against real nginx.
+BUILD_DIR="$build_dir-asan" BUILD_TYPE=Debug scripts/build.sh -DSIDECAR_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$build_dir-asan" --output-on-failure -j2 --timeout 900 -L 'unit|e2e'

@@ -158,7 +158,7 @@ TEST_CASE("config check mode reports a bad access_log format at its field", "[e2
       {SIDECAR_EXPORTER_BIN, "--config.check", "--config.file=" + (dir / "bad.yaml").string()});
   INFO(bad.output);
   CHECK(bad.exit_code == 1);
-  CHECK_THAT(bad.output, Catch::Contains(":6:17: collectors[0].log_format"));
+  CHECK_THAT(bad.output, Catch::Contains(":6:21: collectors[0].log_format"));
   CHECK_THAT(bad.output, Catch::Contains(":8:19: collectors[0].path_rewrites[0].pattern"));
   CHECK_THAT(bad.output, Catch::Contains("2 error(s)"));
 }
