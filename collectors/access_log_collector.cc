@@ -197,6 +197,37 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
   return result;
 }
 
+std::string AccessLogCollector::Summary() const {
+  std::map<std::string, std::uint64_t, std::less<>> parse_errors;
+  {
+    std::lock_guard lock(mutex_);
+    parse_errors = parse_errors_;
+  }
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string summary;
+  for (const TailedFileStats& file : tailer_->Stats()) {
+    if (!summary.empty()) summary += "\n";
+    summary += file.path + ": ";
+    if (!file.open && file.lines == 0) {
+      summary += "waiting for the file";
+      continue;
+    }
+    const auto parsed = parse_errors.find(file.path);
+    summary += std::to_string(file.lines) + " lines, " +
+               std::to_string(parsed == parse_errors.end() ? 0 : parsed->second) +
+               " parse errors, " + std::to_string(file.lag_bytes) + " bytes behind";
+    if (file.last_line_unix_seconds > 0) {
+      summary += ", last line " +
+                 std::to_string(static_cast<long long>(now - file.last_line_unix_seconds)) +
+                 " s ago";
+    }
+  }
+  if (summary.empty())
+    summary = "no file matches " + std::to_string(options_.tailer.paths.size()) + " path(s) yet";
+  return summary;
+}
+
 std::optional<std::string> AccessLogCollector::Stuck(
     std::chrono::steady_clock::time_point now) const {
   const std::chrono::steady_clock::time_point last_turn{

@@ -77,6 +77,7 @@ class AccessLogCollector final : public Collector {
   AccessLogCollector& operator=(const AccessLogCollector&) = delete;
 
   CollectResult Collect(const CollectContext& context) override;
+  std::string Summary() const override;
 
   // A reason when the tail loop has not completed a turn for 10 × poll_interval + 30 s.
   std::optional<std::string> Stuck(std::chrono::steady_clock::time_point now) const override;

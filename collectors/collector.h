@@ -44,6 +44,10 @@ class Collector {
   // Never throws for expected failures (source down, slow, garbage): they go in `error`.
   virtual CollectResult Collect(const CollectContext& context) = 0;
 
+  // One or a few lines for a person on the status page: the source and how it is doing (the
+  // URL fetched, the files tailed with their line counts). Cheap; may run on any thread.
+  virtual std::string Summary() const { return {}; }
+
   // For collectors with background threads: a reason when that machinery is wedged (a tail loop
   // that has not turned for far longer than its interval), which turns /healthz to 503.
   virtual std::optional<std::string> Stuck(std::chrono::steady_clock::time_point /*now*/) const {

@@ -90,6 +90,12 @@ std::optional<StubStatus> ParseStubStatus(std::string_view body, std::string& er
 NginxStatusCollector::NginxStatusCollector(NginxStatusOptions options)
     : options_(std::move(options)) {}
 
+std::string NginxStatusCollector::Summary() const {
+  std::string summary = "GET " + options_.url;
+  if (options_.unix_socket) summary += " over " + *options_.unix_socket;
+  return summary;
+}
+
 CollectResult NginxStatusCollector::Collect(const CollectContext& context) {
   HttpRequest request;
   request.url = options_.url;

@@ -49,6 +49,7 @@ class NginxStatusCollector final : public Collector {
   explicit NginxStatusCollector(NginxStatusOptions options);
 
   CollectResult Collect(const CollectContext& context) override;
+  std::string Summary() const override;
 
  private:
   const NginxStatusOptions options_;

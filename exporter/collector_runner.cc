@@ -59,8 +59,13 @@ std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& 
 }
 
 CollectorState CollectorRunner::State() const {
-  std::lock_guard lock(mutex_);
-  return state_;
+  CollectorState state;
+  {
+    std::lock_guard lock(mutex_);
+    state = state_;
+  }
+  state.summary = collector_->Summary();
+  return state;
 }
 
 std::optional<std::string> CollectorRunner::Stuck(std::chrono::steady_clock::time_point now) const {

@@ -25,6 +25,7 @@ struct CollectorState {
   std::optional<std::chrono::system_clock::time_point> last_success_time;
   std::string last_error;
   std::optional<std::chrono::system_clock::time_point> last_error_time;
+  std::string summary;  // Collector::Summary()
 };
 
 // Owns one collector and runs it for scrapes. Concurrent scrapes share a single run in flight
@@ -45,6 +46,7 @@ class CollectorRunner {
   // whose deadline passes while it waits gets an error result of its own.
   std::shared_ptr<const CollectResult> Collect(const CollectContext& context);
 
+  // The state, with the collector's summary for people filled in.
   CollectorState State() const;
   // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the
   // collector's own background work (see Collector::Stuck).

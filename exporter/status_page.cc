@@ -64,7 +64,7 @@ std::string RenderStatusPage(const StatusPageData& data) {
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.35em .7em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.err{color:#cf222e;font-weight:bold}.idle{color:#777}
-code{background:#f4f4f4;padding:0 .25em}
+code{background:#f4f4f4;padding:0 .25em}.source{white-space:pre-line;font-size:.9em}
 </style></head><body>
 <h1>sidecar-exporter</h1>
 <table>
@@ -88,12 +88,13 @@ code{background:#f4f4f4;padding:0 .25em}
                        ? std::string("<span class=\"ok\">ready</span>")
                        : "<span class=\"err\">" + HtmlEscape(data.readiness) + "</span>");
   html +=
-      "</table>\n<h2>Collectors</h2>\n<table>\n<tr><th>Name</th><th>Type</th><th>State</th>"
+      "</table>\n<h2>Collectors</h2>\n<table>\n<tr><th>Name</th><th>Type</th><th>Source</th>"
+      "<th>State</th>"
       "<th>Last success</th><th>Last duration</th><th>Runs</th><th>Errors</th>"
       "<th>Last error</th></tr>\n";
   for (const CollectorState& state : data.collectors) {
-    html +=
-        "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) + "</td><td>";
+    html += "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) +
+            "</td><td class=\"source\">" + HtmlEscape(state.summary) + "</td><td>";
     if (state.runs == 0) {
       html += "<span class=\"idle\">not run yet</span>";
     } else if (state.last_success) {

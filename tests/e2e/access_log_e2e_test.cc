@@ -92,6 +92,10 @@ TEST_CASE("access_log counts nginx's requests exactly by status", "[e2e][access_
   REQUIRE(body.status == 200);
   CHECK_THAT(body.body, Catch::Contains("sidecar_exporter_log_last_line_timestamp_seconds{"));
   CheckPromtool(body.body);
+
+  // A person on the status page sees the file and its counts.
+  CHECK_THAT(HttpGet(exporter.url("/")).body,
+             Catch::Contains(log + ": " + std::to_string(total) + " lines, 0 parse errors"));
 }
 
 // The status of a combined-format line, read independently of the exporter's parsers: the

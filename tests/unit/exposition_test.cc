@@ -94,12 +94,14 @@ TEST_CASE("the status page escapes what the main container sends", "[exposition]
   state.runs = 1;
   state.errors_total = 1;
   state.last_error = "<script>alert(1)</script>";
+  state.summary = "GET http://127.0.0.1/stub_status?a=1&b=2";
   state.last_error_time = data.now;
   data.collectors.push_back(state);
   const std::string html = RenderStatusPage(data);
   CHECK(html.find("<script>") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("failing") != std::string::npos);
+  CHECK(html.find("stub_status?a=1&amp;b=2") != std::string::npos);
   CHECK(html.find("href=\"/metrics\"") != std::string::npos);
 }
 
