@@ -2,9 +2,11 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace sidecar::testing {
 namespace {
@@ -101,7 +103,10 @@ void NginxServer::Start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (port_ == 0 || attempt > 0) port_ = FreePort();
     const std::string root = dir_.path().string();
-    WriteFile(dir_ / "nginx.conf", R"(daemon off;
+    // As root, nginx's workers would run as "nobody" and could not reopen logs in our 0700 temp
+    // dir after a rotation (SIGUSR1); keep them as the user running the test.
+    const std::string user = geteuid() == 0 ? "user root root;\n" : "";
+    WriteFile(dir_ / "nginx.conf", user + R"(daemon off;
 master_process on;
 worker_processes 1;
 pid )" + root + R"(/nginx.pid;
@@ -149,6 +154,18 @@ http {
     process_.reset();
   }
   throw std::runtime_error("nginx did not start; see " + (dir_ / "logs").string());
+}
+
+void NginxServer::ReopenLogs() {
+  if (!process_) throw std::runtime_error("nginx is not running");
+  process_->Signal(SIGUSR1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!std::filesystem::exists(access_log())) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("nginx did not reopen " + access_log().string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void NginxServer::Stop() {

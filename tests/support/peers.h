@@ -48,6 +48,9 @@ class NginxServer {
   ~NginxServer();
   void Start();
   void Stop();
+  // Asks nginx to reopen its log files (SIGUSR1, what logrotate's postrotate does) and waits
+  // until the access log exists again.
+  void ReopenLogs();
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::filesystem::path access_log() const { return dir_ / "logs" / "access.log"; }
