@@ -188,6 +188,9 @@ TEST_CASE("HTTP surface: gzip, HEAD, 404, 405, content type", "[e2e][http]") {
   HttpResult plain = HttpGet(exporter.url("/metrics"));
   CHECK(plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8");
   CHECK(plain.headers.count("content-encoding") == 0);
+  CHECK(plain.headers.count("date") == 1);
+  CHECK(plain.headers.count("connection") == 0);  // HTTP/1.1 keep-alive by default
+  CHECK(HttpGet(exporter.url("/healthz"), {"Connection: close"}).headers["connection"] == "close");
   HttpResult gzip = HttpGet(exporter.url("/metrics"), {"Accept-Encoding: gzip"});
   CHECK(gzip.status == 200);
   CHECK(gzip.headers["content-encoding"] == "gzip");
