@@ -67,7 +67,7 @@ Result Run(const std::string& path, LogFormatKind kind, std::string_view format,
   options.fields = parser->fields();
   // Counts by method and status, bytes, and the duration histogram when the format has a
   // request time.
-  OptionsError create_error;
+  sidecar::accesslog::OptionsError create_error;
   std::unique_ptr<RequestMetrics> metrics = RequestMetrics::Create(options, create_error);
   if (!metrics) {
     std::cerr << "metrics: " << create_error.option << ": " << create_error.message << "\n";

@@ -11,7 +11,8 @@ connections=${CONNECTIONS:-16}
 threads=${THREADS:-2}
 
 scripts/install-deps.sh
-BUILD_DIR=build-bench BUILD_TYPE=Release scripts/build.sh -DSIDECAR_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
+cmake --build build-bench -j"$(nproc)" --target sidecar-exporter >/dev/null
 
 source scripts/lib.sh
 start_session sidecar-bench
