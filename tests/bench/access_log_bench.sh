@@ -30,7 +30,7 @@ now() { date +%s.%N; }
 # --- mtail, one-shot: reads the file to its end, prints the metrics, exits.
 start=$(now)
 /usr/bin/time -f '%M' -o "$work/mtail.maxrss" taskset -c 0 mtail -one_shot \
-  -one_shot_format=prometheus -logs "$work/access.log" -progs tests/bench/mtail \
+  -one_shot_format=prometheus -logs "$work/access.log" -progs tests/bench/mtail -logtostderr \
   >"$work/mtail.prom" 2>"$work/mtail.err"
 mtail_seconds=$(bc -l <<<"$(now) - $start")
 mtail_total=$(awk '/^accesslog_http_requests_total\{/ {s += $NF} END {printf "%d", s}' "$work/mtail.prom")
