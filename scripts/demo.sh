@@ -19,28 +19,9 @@ trap '_end_session; echo "demo stopped; everything it started is gone"' EXIT
 trap 'exit 0' INT TERM
 
 nginx_port=$(free_port)
-cat >"$work/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 256; }
-http {
-  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
-  access_log $work/shared/access.log main;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /stub_status { stub_status; allow 127.0.0.1; deny all; access_log off; }
+start_nginx "$nginx_port" "$work/shared/access.log" '
     location = /missing { return 404 "not here\n"; }
-    location = /broken { return 500 "broken\n"; }
-    location / { return 200 "hello from nginx\n"; }
-  }
-}
-CONF
-PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
-pids+=($!)
+    location = /broken { return 500 "broken\n"; }'
 
 sed "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$nginx_port/stub_status|; s|/var/log/nginx/|$work/shared/|g" \
   examples/nginx-access-log.yaml >"$work/config.yaml"

@@ -3,6 +3,7 @@
 #                        is killed and $work removed when the script exits.
 #   free_port            prints a TCP port free on 127.0.0.1 a moment ago.
 #   wait_port PORT       waits (up to 10 s) until something accepts connections on it.
+#   start_nginx ...      a real nginx on loopback (see below).
 
 pids=()
 work=
@@ -31,4 +32,38 @@ wait_port() {
   done
   echo "nothing listens on 127.0.0.1:$1" >&2
   return 1
+}
+
+# start_nginx PORT ACCESS_LOG [LOCATIONS]: runs a real nginx from $work on 127.0.0.1:PORT with
+# stub_status at /stub_status (loopback only), its access log at ACCESS_LOG ("off" for none) in
+# the format the examples use (combined + $request_time), `/` answering 200, plus LOCATIONS
+# (nginx config text). Adds its pid to `pids` and waits until it listens.
+start_nginx() {
+  local port=$1 access_log=$2 locations=${3:-}
+  local log_directive="access_log $access_log main;"
+  [[ $access_log == off ]] && log_directive="access_log off;"
+  mkdir -p "$work/tmp"
+  cat >"$work/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+$( ((EUID == 0)) && echo "user root root;  # workers can then reopen logs in our 0700 temp dir")
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+events { worker_connections 1024; }
+http {
+  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  $log_directive
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:$port;
+    location = /stub_status { stub_status; allow 127.0.0.1; deny all; access_log off; }
+    $locations
+    location / { return 200 "hello from nginx\n"; }
+  }
+}
+CONF
+  PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
+  pids+=($!)
+  wait_port "$port"
 }

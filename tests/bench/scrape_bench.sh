@@ -23,23 +23,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 nginx_port=$(free_port)
-mkdir -p "$work/tmp"
-cat >"$work/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$nginx_port; location = /stub_status { stub_status; } }
-}
-CONF
-PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
-pids+=($!)
-wait_port "$nginx_port"
+start_nginx "$nginx_port" off
 scrape_uri="http://127.0.0.1:$nginx_port/stub_status"
 
 ours_port=$(free_port)
