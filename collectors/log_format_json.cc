@@ -169,7 +169,10 @@ class JsonLogFormat final : public LogFormat {
 
 std::unique_ptr<LogFormat> CompileJson(const LogFormatOptions& options, FormatError& error) {
   std::vector<JsonKey> keys = DefaultKeys();
-  for (const auto& [name, key] : options.json_keys) {
+  for (const auto& mapping : options.json_keys) {
+    // Named, not structured bindings: clang 14 (the fuzz build) cannot capture those.
+    const std::string& name = mapping.first;
+    const std::string& key = mapping.second;
     Target target;
     if (name == "request") {
       target = Target::ForRequest();

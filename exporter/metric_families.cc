@@ -26,10 +26,11 @@ void AddConstLabels(std::vector<prometheus::MetricFamily>& families,
   if (labels.empty()) return;
   for (auto& family : families) {
     for (auto& metric : family.metric) {
-      for (const auto& [name, value] : labels) {
-        const bool present = std::any_of(metric.label.begin(), metric.label.end(),
-                                         [&](const auto& label) { return label.name == name; });
-        if (!present) metric.label.push_back({name, value});
+      for (const auto& label : labels) {
+        const bool present =
+            std::any_of(metric.label.begin(), metric.label.end(),
+                        [&label](const auto& existing) { return existing.name == label.first; });
+        if (!present) metric.label.push_back({label.first, label.second});
       }
     }
   }

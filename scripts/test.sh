@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit, end-to-end (real nginx,
 # promtool), deploy artefacts (manifests, rules, dashboards against a real Prometheus, the
-# container image), then the unit and end-to-end tests again in an ASan+UBSan build.
+# container image), then the unit and end-to-end tests again in an ASan+UBSan build, then a short
+# fuzzing run of the parsers.
 # Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,7 @@ ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 900
 BUILD_DIR="$build_dir-asan" BUILD_TYPE=Debug scripts/build.sh -DSIDECAR_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$build_dir-asan" --output-on-failure -j2 --timeout 900 -L 'unit|e2e'
+
+# A short fuzzing smoke run of the parsers (log lines in every format, stub_status, config) under
+# clang's libFuzzer with ASan+UBSan: garbage from the main container must never crash us.
+tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"

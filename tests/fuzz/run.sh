@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
+# seeded from the shared real Apache log, JSON lines, a stub_status page and the example configs.
+# Crashes are left as crash-* files in the working directory and fail the script.
+#   tests/fuzz/run.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-60}
+data=${SIDECAR_SHARED_DATA_DIR:-$PWD/../shared/data}/apache_combined_10k.log
+
+scripts/install-deps.sh clang libclang-rt-14-dev
+cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DSIDECAR_FUZZ=ON -DSIDECAR_BUILD_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$(nproc)" >/dev/null
+
+source scripts/lib.sh
+start_session sidecar-fuzz
+mkdir -p "$work/lines" "$work/stub" "$work/config"
+i=0
+while IFS= read -r line && ((i < 200)); do
+  printf '%s' "$line" >"$work/lines/apache-$i"
+  i=$((i + 1))
+done < <(awk 'NR % 50 == 1' "$data")
+printf '{"remote_addr":"::1","request":"GET /a?b=1 HTTP/1.1","status":200,"body_bytes_sent":5,"request_time":0.01,"http_user_agent":"x\\u00e9"}' >"$work/lines/json"
+printf 'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n' >"$work/stub/nginx"
+cp examples/*.yaml "$work/config/"
+
+for target in log_line_fuzz:lines stub_status_fuzz:stub config_fuzz:config; do
+  name=${target%%:*}
+  corpus=$work/${target##*:}
+  echo "fuzzing $name for ${seconds}s"
+  build-fuzz/tests/fuzz/"$name" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
+    -print_final_stats=1 "$corpus" 2>&1 | grep -E "^(stat::number_of_executed_units|Done|==.*ERROR|SUMMARY)" || true
+  ls crash-* timeout-* leak-* 2>/dev/null && { echo "$name found a crash" >&2; exit 1; }
+done
+echo "no crash"
