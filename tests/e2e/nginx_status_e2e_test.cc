@@ -286,7 +286,8 @@ TEST_CASE("SIGHUP reloads and an invalid new config keeps the running one", "[e2
 namespace sidecar::testing {
 namespace {
 
-TEST_CASE("SIGTERM after a burst of scrapes stops within 2 s with exit code 0", "[e2e][lifecycle]") {
+TEST_CASE("SIGTERM after a burst of scrapes stops within 2 s with exit code 0",
+          "[e2e][lifecycle]") {
   NginxServer nginx;
   nginx.Start();
   ExporterProcess exporter(NginxConfig(nginx.url("/stub_status")));

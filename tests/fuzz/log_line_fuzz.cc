@@ -44,13 +44,15 @@ Pipeline Make(LogFormatKind kind, std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Pipeline pipelines[] = {
       Make(LogFormatKind::kNginx, "combined"),
-      Make(LogFormatKind::kNginx,
-           R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time $upstream_status $upstream_addr)"),
+      Make(
+          LogFormatKind::kNginx,
+          R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time $upstream_status $upstream_addr)"),
       Make(LogFormatKind::kApache, "combined"),
       Make(LogFormatKind::kApache, R"(%h %l %u %t "%r" %>s %b %D %{ms}T "%{Referer}i")"),
       Make(LogFormatKind::kJson, ""),
-      Make(LogFormatKind::kRegex,
-           R"re(^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<body_bytes_sent>\d+|-))re"),
+      Make(
+          LogFormatKind::kRegex,
+          R"re(^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<body_bytes_sent>\d+|-))re"),
   };
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   sidecar::accesslog::LogRecord record;

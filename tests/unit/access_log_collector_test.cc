@@ -3,13 +3,13 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
-#include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,8 +81,8 @@ std::optional<double> Value(const std::vector<prometheus::MetricFamily>& familie
 }
 
 std::string CombinedLine(const std::string& method, const std::string& path, int status) {
-  return "10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] \"" + method + " " + path +
-         " HTTP/1.1\" " + std::to_string(status) + " 612 \"-\" \"curl/8.0\"\n";
+  return "10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] \"" + method + " " + path + " HTTP/1.1\" " +
+         std::to_string(status) + " 612 \"-\" \"curl/8.0\"\n";
 }
 
 std::string Lines(int count, const std::string& method, const std::string& path, int status) {
