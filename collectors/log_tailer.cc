@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -100,6 +101,8 @@ struct LogTailer::OpenFile {
   std::string fingerprint;       // first min(offset, kFingerprintBytes) bytes
   std::string partial;           // incomplete line, at most max_line_bytes + 1 bytes
   bool discarding = false;       // skipping the rest of a line up to its '\n'
+  // When a rotated-away file last grew (or was rotated away), for rotated_file_grace.
+  std::chrono::steady_clock::time_point last_growth;
 };
 
 struct LogTailer::TrackedPath {
@@ -316,9 +319,14 @@ std::size_t LogTailer::Poll(const LineSink& sink) {
 
 void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size_t& lines) {
   // Older generations first, so that a path's lines come out in the order they were written.
-  // A rotated file is closed once a Poll finds nothing new in it.
+  // A rotated file is closed once a Poll finds nothing new in it and it has been idle for the
+  // grace period.
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = tracked.draining.begin(); it != tracked.draining.end();) {
-    if (ReadAvailable(tracked, *it, sink, lines) == 0) {
+    if (ReadAvailable(tracked, *it, sink, lines) > 0) {
+      it->last_growth = now;
+      ++it;
+    } else if (now - it->last_growth >= options_.rotated_file_grace) {
       it = tracked.draining.erase(it);
       positions_dirty_ = true;
     } else {
@@ -361,6 +369,7 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
       // Rotated: finish what is in the old file now, keep it open for late writes.
       ++tracked.stats.rotations;
       ReadAvailable(tracked, *tracked.current, sink, lines);
+      tracked.current->last_growth = now;
       tracked.draining.push_back(std::move(*tracked.current));
       tracked.current.reset();
     }

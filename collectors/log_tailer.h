@@ -35,6 +35,10 @@ struct LogTailerOptions {
   // moved a position) and on destruction.
   std::string position_file;
   std::chrono::milliseconds position_save_interval = std::chrono::seconds(10);
+  // How long a rotated-away file stays open after it last grew. Writers reopen late: logrotate
+  // creates the new file, then nginx gets SIGUSR1 and keeps writing to the old one until then.
+  // Zero closes it at the first Poll that finds nothing new in it.
+  std::chrono::milliseconds rotated_file_grace = std::chrono::seconds(5);
 };
 
 // Per tailed path (a literal path or one glob match), cumulative over the rotations of that path.
@@ -57,8 +61,9 @@ struct TailedFileStats {
 // Rotation and truncation are detected on each Poll():
 // - Rename (+create), delete (+create), symlink re-targeted: stat(path) names another (dev, inode)
 //   than the open fd. The old file is read to its end, then the new one from its start. The old fd
-//   stays open ("draining") and is read on following polls until a Poll finds nothing new in it,
-//   so lines the writer adds to the old file before it reopens (nginx before USR1) are not lost.
+//   stays open ("draining") and is read on following polls until a Poll finds nothing new in it
+//   and it has not grown for `rotated_file_grace`, so lines the writer adds to the old file
+//   before it reopens (nginx before USR1) are not lost.
 // - copytruncate: the file is smaller than the read offset, or its first bytes (a fingerprint of
 //   up to 256 bytes) changed. Reading restarts at 0.
 // - Path gone: a renamed-away file is kept open until the path names a file again; a deleted file
@@ -67,8 +72,8 @@ struct TailedFileStats {
 // Exactness bounds (lines are neither lost nor delivered twice except here):
 // - Rename rotation: every generation of a path must be seen by at least one Poll while it is at
 //   the path (so: at least one Poll between two rotations). A generation created and rotated away
-//   between two polls is never read. Bytes written to a rotated-away file after a Poll that found
-//   nothing new in it are lost (it has been closed).
+//   between two polls is never read. Bytes written to a rotated-away file once it has been idle
+//   for `rotated_file_grace` (and a Poll has seen that) are lost: it has been closed.
 // - copytruncate: bytes appended after the offset reached by the last Poll before the truncation
 //   are lost (they are in the copy, which the tailer does not read). If the file has already grown
 //   back past the old offset and its first min(offset, 256) bytes are identical to the old ones,

@@ -56,6 +56,8 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
   options.tailer.position_file = fields.String("position_file", "");
   options.tailer.max_line_bytes =
       fields.Unsigned("max_line_bytes", options.tailer.max_line_bytes, 256, 16 << 20);
+  options.tailer.rotated_file_grace =
+      fields.Duration("rotated_file_grace", options.tailer.rotated_file_grace);
   options.poll_interval = fields.Duration("poll_interval", options.poll_interval);
   if (options.poll_interval.count() <= 0) fields.Error("poll_interval", "must be greater than 0");
 

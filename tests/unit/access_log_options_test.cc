@@ -37,6 +37,7 @@ collectors:
                                           R"(
     max_line_bytes: 8192
     poll_interval: 500ms
+    rotated_file_grace: 30s
     labels: [method, status, path]
     status_class: true
     methods: [GET, POST]

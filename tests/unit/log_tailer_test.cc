@@ -205,7 +205,9 @@ TEST_CASE("log_rotation_by_rename", "[tailer]") {
   TempDir dir;
   const fs::path log = dir / "access.log";
   const fs::path rotated = dir / "access.log.1";
-  LogTailer tailer(Options({log.string()}));
+  LogTailerOptions options = Options({log.string()});
+  options.rotated_file_grace = std::chrono::milliseconds(0);  // close at the first idle Poll
+  LogTailer tailer(options);
   auto writer = std::make_unique<Writer>(log);
   writer->Write("1\n2\n");
   CHECK(PollLines(tailer) == Lines{"1", "2"});
@@ -236,6 +238,29 @@ TEST_CASE("log_rotation_by_rename", "[tailer]") {
   CHECK(stats.rotations == 1);
   CHECK(stats.truncations == 0);
   CHECK(stats.lag_bytes == 0);
+}
+
+TEST_CASE("rotated_file_kept_open_for_a_late_reopen", "[tailer]") {
+  // logrotate's `create`: rename, create the new file, then SIGUSR1, and nginx keeps writing to
+  // the old file until it gets there. Idle polls in between must not close the old file.
+  TempDir dir;
+  const fs::path log = dir / "access.log";
+  LogTailerOptions options = Options({log.string()});
+  options.rotated_file_grace = std::chrono::hours(1);
+  LogTailer tailer(options);
+  auto writer = std::make_unique<Writer>(log);
+  writer->Write("1\n");
+  CHECK(PollLines(tailer) == Lines{"1"});
+  Rename(log, dir / "access.log.1");
+  WriteFile(log, "");  // created by logrotate, not written yet
+  CHECK(PollLines(tailer).empty());
+  CHECK(PollLines(tailer).empty());
+  CHECK(PollLines(tailer).empty());
+  writer->Write("2 late\n");  // nginx, still on the old file
+  Writer reopened(log);
+  reopened.Write("3\n");
+  CHECK(PollLines(tailer) == Lines{"2 late", "3"});
+  CHECK(StatsFor(tailer, log).lines == 3);
 }
 
 TEST_CASE("log_truncation", "[tailer]") {
