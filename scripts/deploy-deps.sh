@@ -8,8 +8,8 @@
 # archive), prometheus (promtool and the server for the dashboard test), nginx and curl (real peer
 # and traffic), jq. npm packages (tests/deploy/package.json, exact versions) go into NODE_DIR,
 # default build/deploy-node, never into the system. kubectl (for `kubectl kustomize`) is taken
-# from the machine when present; otherwise Debian's kubernetes-client is installed, whose bundled
-# kustomize is too old for the overlays, and the manifest test then says so and fails.
+# from the machine when present; otherwise Debian's kubernetes-client (1.20) is installed: the
+# kustomizations use only fields its bundled kustomize understands.
 #
 # Idempotent: installed packages are not touched, and npm runs only when package.json changed.
 # Works as root, or through sudo otherwise.
