@@ -84,6 +84,14 @@ AccessLogCollector::~AccessLogCollector() {
   }
 }
 
+void AccessLogCollector::Retire() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  tailer_->SavePositions();
+}
+
 void AccessLogCollector::Run(std::stop_token stop) {
   while (waker_->Wait(stop)) {
     PollOnce();

@@ -78,6 +78,10 @@ class AccessLogCollector final : public Collector {
 
   CollectResult Collect(const CollectContext& context) override;
   std::string Summary() const override;
+  // Stops the tail loop after a last Poll and saves the positions. Call from the thread that
+  // owns the collector, not concurrently with destruction. Stuck() reports the stopped loop
+  // after its usual delay, should a retired collector stay in service (a failed reload).
+  void Retire() override;
 
   // A reason when the tail loop has not completed a turn for 10 × poll_interval + 30 s.
   std::optional<std::string> Stuck(std::chrono::steady_clock::time_point now) const override;

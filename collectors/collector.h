@@ -48,6 +48,12 @@ class Collector {
   // URL fetched, the files tailed with their line counts). Cheap; may run on any thread.
   virtual std::string Summary() const { return {}; }
 
+  // Called on reload just before a replacement with the same name is built (its options
+  // changed): stop background work and persist state (log positions), so that the replacement
+  // resumes exactly where this one stopped, counting nothing twice. Collect() keeps answering
+  // from what is held until the collector is destroyed.
+  virtual void Retire() {}
+
   // For collectors with background threads: a reason when that machinery is wedged (a tail loop
   // that has not turned for far longer than its interval), which turns /healthz to 503.
   virtual std::optional<std::string> Stuck(std::chrono::steady_clock::time_point /*now*/) const {

@@ -80,9 +80,13 @@ std::shared_ptr<const App::Active> App::Build(const Config& config, const Active
     std::shared_ptr<CollectorRunner> runner;
     if (previous != nullptr) {
       for (const auto& old : previous->runners) {
-        if (old->name() == collector.name && old->type() == collector.type &&
-            old->fingerprint() == collector.fingerprint) {
+        if (old->name() != collector.name) continue;
+        if (old->type() == collector.type && old->fingerprint() == collector.fingerprint) {
           runner = old;
+        } else {
+          // Its replacement resumes where it stops (log positions): stop it first so that the
+          // two never read the same lines.
+          old->Retire();
         }
       }
     }

@@ -48,6 +48,8 @@ class CollectorRunner {
 
   // The state, with the collector's summary for people filled in.
   CollectorState State() const;
+  // See Collector::Retire.
+  void Retire() { collector_->Retire(); }
   // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the
   // collector's own background work (see Collector::Stuck).
   std::optional<std::string> Stuck(std::chrono::steady_clock::time_point now) const;

@@ -217,6 +217,30 @@ TEST_CASE("access_log reads the last lines on shutdown and saves the position", 
   CHECK_FALSE(Value(families, "accesslog_http_requests_total", {{"status", "200"}}));
 }
 
+TEST_CASE("a retired access_log hands over to its replacement without double counting",
+          "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  WriteFile(log, Lines(4, "GET", "/", 200));
+  auto options = Options({log});
+  options.tailer.position_file = (dir / "positions.json").string();
+  AccessLogCollector old(options, std::make_unique<StepWaker>());
+  AppendFile(log, Lines(2, "GET", "/", 200));  // not polled yet: Retire() reads them
+  old.Retire();
+  CHECK(Value(Collect(old), "accesslog_http_requests_total", {{"status", "200"}}) == 6);
+  AppendFile(log, Lines(3, "GET", "/", 404));
+
+  // SIGHUP with changed options: the replacement is built while the old one is still held.
+  options.metrics.status_class = true;
+  AccessLogCollector replacement(options, std::make_unique<StepWaker>());
+  const auto families = Collect(replacement);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 3);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "4xx"}}) == 3);
+  CHECK_FALSE(Value(families, "accesslog_http_requests_total", {{"status", "2xx"}}));
+  // The retired one reads nothing more.
+  CHECK(Value(Collect(old), "sidecar_exporter_log_lines_read_total", {}) == 6);
+}
+
 TEST_CASE("access_log stops promptly with the real waker", "[access_log]") {
   TempDir dir;
   auto options = Options({(dir / "access.log").string()});
