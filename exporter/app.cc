@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <future>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 #include "exporter/metric_families.h"
 #include "exporter/status_page.h"
 #include "exporter/version.h"

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/process_collector.h"
+#include "collectors/system/exporter_process_collector.h"
 #include "exporter/collector_runner.h"
 #include "exporter/config.h"
 #include "exporter/exposition.h"
@@ -75,7 +75,7 @@ class App {
   Logger& logger_;
   const std::chrono::system_clock::time_point started_;
   std::stop_source stop_;
-  ProcessCollector process_collector_;
+  ExporterProcessCollector process_collector_;
   // Concurrent /metrics requests share one gather and serialisation.
   SingleFlight<Exposition> scrapes_;
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "collectors/collector.h"
+#include "collectors/core/collector.h"
 #include "exporter/logger.h"
 #include "exporter/single_flight.h"
 

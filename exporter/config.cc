@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "exporter/collector_types.h"
+#include "collectors/collector_types.h"
 #include "re2/re2.h"
 
 namespace sidecar {

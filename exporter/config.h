@@ -10,14 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/collector.h"
-#include "exporter/config_decoder.h"
+#include "collectors/core/collector_type.h"
 
 namespace sidecar {
-
-// Builds a collector from options decoded and validated at load time. Called once per
-// (re)load, on the main thread.
-using CollectorFactory = std::function<std::unique_ptr<Collector>()>;
 
 struct CollectorConfig {
   std::string type;

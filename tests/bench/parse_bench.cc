@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
-#include "collectors/request_metrics.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
+#include "collectors/logs/request_metrics.h"
 
 namespace {
 

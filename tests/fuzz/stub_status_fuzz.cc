@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "collectors/nginx_status_collector.h"
+#include "collectors/http/nginx_status_collector.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;

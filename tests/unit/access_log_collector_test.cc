@@ -1,4 +1,4 @@
-#include "collectors/access_log_collector.h"
+#include "collectors/logs/access_log_collector.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>

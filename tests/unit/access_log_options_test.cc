@@ -1,4 +1,4 @@
-#include "exporter/access_log_options.h"
+#include "collectors/logs/access_log_options.h"
 
 #include <catch2/catch.hpp>
 #include <string>

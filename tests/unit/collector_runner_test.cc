@@ -6,7 +6,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 
 namespace sidecar {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 #include "exporter/http_server.h"
 #include "exporter/metric_families.h"
 #include "exporter/status_page.h"

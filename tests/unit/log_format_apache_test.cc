@@ -6,9 +6,9 @@
 #include <sstream>
 #include <string>
 
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
-#include "collectors/request_metrics.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
+#include "collectors/logs/request_metrics.h"
 
 namespace sidecar::accesslog {
 namespace {

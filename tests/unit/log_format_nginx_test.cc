@@ -2,8 +2,8 @@
 #include <memory>
 #include <string>
 
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
 
 namespace sidecar::accesslog {
 namespace {

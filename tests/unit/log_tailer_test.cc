@@ -1,4 +1,4 @@
-#include "collectors/log_tailer.h"
+#include "collectors/logs/log_tailer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "collectors/waker.h"
+#include "collectors/logs/waker.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar {

@@ -1,4 +1,4 @@
-#include "collectors/nginx_status_collector.h"
+#include "collectors/http/nginx_status_collector.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "collectors/request_metrics.h"
+#include "collectors/logs/request_metrics.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
 
 namespace sidecar::accesslog {
 namespace {

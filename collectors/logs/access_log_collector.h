@@ -12,12 +12,12 @@
 #include <string_view>
 #include <thread>
 
-#include "collectors/collector.h"
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
-#include "collectors/log_tailer.h"
-#include "collectors/request_metrics.h"
-#include "collectors/waker.h"
+#include "collectors/core/collector.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
+#include "collectors/logs/log_tailer.h"
+#include "collectors/logs/request_metrics.h"
+#include "collectors/logs/waker.h"
 
 namespace sidecar {
 

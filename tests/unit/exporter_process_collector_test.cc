@@ -1,4 +1,4 @@
-#include "collectors/process_collector.h"
+#include "collectors/system/exporter_process_collector.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -22,7 +22,7 @@ std::map<std::string, double> Values(const CollectResult& result) {
 }
 
 TEST_CASE("process metrics describe this process", "[process]") {
-  ProcessCollector collector;
+  ExporterProcessCollector collector;
   auto before = Values(collector.Collect({}));
   REQUIRE(before.size() == 6);
   const double now =

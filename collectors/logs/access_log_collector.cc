@@ -1,4 +1,4 @@
-#include "collectors/access_log_collector.h"
+#include "collectors/logs/access_log_collector.h"
 
 #include <exception>
 #include <stdexcept>
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 
 namespace sidecar {
 namespace {

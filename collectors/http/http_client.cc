@@ -1,4 +1,4 @@
-#include "collectors/http_client.h"
+#include "collectors/http/http_client.h"
 
 #include <curl/curl.h>
 

@@ -1,9 +1,10 @@
-#include "collectors/nginx_status_collector.h"
+#include "collectors/http/nginx_status_collector.h"
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 
 namespace sidecar {
 namespace {
@@ -147,6 +148,17 @@ CollectResult NginxStatusCollector::Collect(const CollectContext& context) {
         MetricType::Counter, static_cast<double>(status->requests));
   }
   return result;
+}
+
+CollectorFactory DecodeNginxStatus(FieldDecoder& fields, const CollectorDefaults& defaults) {
+  NginxStatusOptions options;
+  options.url = fields.Url("url", "http://127.0.0.1:8080/stub_status");
+  options.unix_socket = fields.OptionalString("unix_socket");
+  options.timeout = fields.Duration("timeout", defaults.timeout);
+  options.max_body_bytes =
+      fields.Unsigned("max_response_bytes", options.max_body_bytes, 256, 16 << 20);
+  options.labels = fields.StringMap("labels", /*label_names=*/true);
+  return [options] { return std::make_unique<NginxStatusCollector>(options); };
 }
 
 }  // namespace sidecar

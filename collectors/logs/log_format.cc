@@ -1,4 +1,4 @@
-#include "collectors/log_format.h"
+#include "collectors/logs/log_format.h"
 
 #include <array>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "collectors/log_format_internal.h"
+#include "collectors/logs/log_format_internal.h"
 
 namespace sidecar::accesslog {
 

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/log_format.h"
-#include "collectors/log_format_internal.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_format_internal.h"
 #include "re2/re2.h"
 
 namespace sidecar::accesslog::internal {

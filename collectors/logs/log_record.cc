@@ -1,4 +1,4 @@
-#include "collectors/log_record.h"
+#include "collectors/logs/log_record.h"
 
 #include <array>
 #include <utility>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "collectors/collector.h"
+#include "collectors/core/collector.h"
 
 namespace sidecar {
 
@@ -9,9 +9,9 @@ namespace sidecar {
 //
 // Runs on every scrape, so it reads /proc with plain syscalls into stack buffers.
 // Thread-safety: no mutable state; safe to call from any thread.
-class ProcessCollector final : public Collector {
+class ExporterProcessCollector final : public Collector {
  public:
-  ProcessCollector();
+  ExporterProcessCollector();
 
   CollectResult Collect(const CollectContext& context) override;
 

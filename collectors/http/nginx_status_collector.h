@@ -8,8 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/collector.h"
-#include "collectors/http_client.h"
+#include "collectors/core/collector.h"
+#include "collectors/core/collector_type.h"
+#include "collectors/http/http_client.h"
 
 namespace sidecar {
 
@@ -55,5 +56,8 @@ class NginxStatusCollector final : public Collector {
   const NginxStatusOptions options_;
   HttpClient client_;
 };
+
+// Decodes the options of an `nginx_status` collector into a factory of NginxStatusCollector.
+CollectorFactory DecodeNginxStatus(FieldDecoder& fields, const CollectorDefaults& defaults);
 
 }  // namespace sidecar

@@ -1,4 +1,4 @@
-#include "collectors/waker.h"
+#include "collectors/logs/waker.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>

@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "collectors/log_record.h"
+#include "collectors/logs/log_record.h"
 #include "prometheus/metric_family.h"
 
 namespace re2 {

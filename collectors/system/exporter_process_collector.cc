@@ -1,4 +1,4 @@
-#include "collectors/process_collector.h"
+#include "collectors/system/exporter_process_collector.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <string_view>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 
 namespace sidecar {
 namespace {
@@ -35,12 +35,12 @@ double BootTime() {
 
 }  // namespace
 
-ProcessCollector::ProcessCollector()
+ExporterProcessCollector::ExporterProcessCollector()
     : boot_time_(BootTime()),
       ticks_per_second_(static_cast<double>(sysconf(_SC_CLK_TCK))),
       page_size_(static_cast<double>(sysconf(_SC_PAGESIZE))) {}
 
-CollectResult ProcessCollector::Collect(const CollectContext& /*context*/) {
+CollectResult ExporterProcessCollector::Collect(const CollectContext& /*context*/) {
   CollectResult result;
   using prometheus::MetricType;
   const auto add = [&result](const char* name, const char* help, MetricType type, double value) {

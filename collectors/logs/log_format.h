@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/log_record.h"
+#include "collectors/logs/log_record.h"
 
 namespace sidecar::accesslog {
 

@@ -1,4 +1,4 @@
-#include "collectors/request_metrics.h"
+#include "collectors/logs/request_metrics.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "collectors/position_file.h"
+#include "collectors/logs/position_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

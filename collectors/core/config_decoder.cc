@@ -1,4 +1,4 @@
-#include "exporter/config_decoder.h"
+#include "collectors/core/config_decoder.h"
 
 #include <charconv>
 #include <cmath>

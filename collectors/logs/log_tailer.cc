@@ -1,4 +1,4 @@
-#include "collectors/log_tailer.h"
+#include "collectors/logs/log_tailer.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <utility>
 
-#include "collectors/log_format.h"
-#include "collectors/log_record.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/log_record.h"
 
 namespace sidecar::accesslog::internal {
 

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "exporter/collector_types.h"
-#include "exporter/config_decoder.h"
+#include "collectors/core/collector_type.h"
+#include "collectors/core/config_decoder.h"
 
 namespace sidecar {
 

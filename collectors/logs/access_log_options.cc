@@ -1,4 +1,4 @@
-#include "exporter/access_log_options.h"
+#include "collectors/logs/access_log_options.h"
 
 #include <cmath>
 #include <memory>
@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "collectors/access_log_collector.h"
-#include "collectors/log_format.h"
-#include "collectors/request_metrics.h"
+#include "collectors/logs/access_log_collector.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/request_metrics.h"
 #include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 

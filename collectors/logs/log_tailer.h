@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "collectors/position_file.h"
+#include "collectors/logs/position_file.h"
 
 namespace sidecar {
 

@@ -1,0 +1,19 @@
+#include "collectors/collector_types.h"
+
+#include "collectors/http/nginx_status_collector.h"
+#include "collectors/logs/access_log_options.h"
+
+namespace sidecar {
+
+const std::vector<CollectorType>& CollectorTypes() {
+  static const std::vector<CollectorType> kTypes = {
+      // Status pages over HTTP.
+      {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus,
+       true},
+      // Logs on a shared volume.
+      {"access_log", "access logs on a shared volume", DecodeAccessLog},
+  };
+  return kTypes;
+}
+
+}  // namespace sidecar
