@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the same access-log job through mtail (from Debian) and through
-# sidecar-exporter, in one run, on the same 1M-line file made of copies of the shared real
+# sidecar-exporter, in one run, on the same 1M-line file made of copies of the real
 # Apache combined log with a request time appended. The job: requests by method and status,
 # response bytes, request duration histogram. Both run pinned to one core.
 # Prints lines/s of each, the ratio, peak memory, and checks both counted the same totals.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 copies=${COPIES:-100}
-data=${SIDECAR_SHARED_DATA_DIR:-$repo/../shared/data}/apache_combined_10k.log
+data=$repo/tests/data/apache_combined_10k.log
 
 scripts/install-deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
@@ -75,7 +75,7 @@ printf '%-18s %10.2f %12.0f %12.1fMB %16d\n' mtail "$mtail_seconds" \
   "$(bc -l <<<"$lines/$mtail_seconds")" "$(bc -l <<<"$(cat "$work/mtail.maxrss")/1024")" "$mtail_total"
 printf 'ratio: %.1fx mtail lines/s (both timed from process start, ours includes scraping until done)\n' \
   "$(bc -l <<<"$mtail_seconds/$ours_seconds")"
-# The shared log has one truncated line (no closing quote on the user agent): both must reject
+# The log has one truncated line (no closing quote on the user agent): both must reject
 # it, so both count the same requests and ours reports the rest as parse errors.
 echo "lines read: $ours_read; parse errors: $ours_errors (the truncated line of each copy)"
 if ((ours_read != lines || ours_total != mtail_total || ours_total + ours_errors != lines)); then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the access-log parsers alone: builds tests/bench/parse_bench.cc in a
-# Release tree (build-bench), makes a 1M-line file from 100 copies of the shared real Apache log
+# Release tree (build-bench), makes a 1M-line file from 100 copies of the real Apache log
 # and runs parse + RequestMetrics::Observe on one core for the compiled combined formats and a
 # user RE2 with five named groups, printing lines/s. Targets: >= 2M lines/s compiled formats,
 # >= 500k lines/s for the RE2.
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 copies=${1:-100}
-data=${SIDECAR_SHARED_DATA_DIR:-$PWD/../shared/data}/apache_combined_10k.log
+data=tests/data/apache_combined_10k.log
 
 scripts/install-deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null

@@ -181,7 +181,7 @@ TEST_CASE("access_log totals of a real Apache log match an independent count",
           "[e2e][access_log]") {
   TempDir dir;
   const std::filesystem::path log = dir / "access.log";
-  std::filesystem::copy_file(SIDECAR_SHARED_DATA_DIR "/apache_combined_10k.log", log);
+  std::filesystem::copy_file(SIDECAR_TEST_DATA_DIR "/apache_combined_10k.log", log);
 
   std::map<std::string, int> expected;
   int lines = 0;

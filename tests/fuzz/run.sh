@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
-# seeded from the shared real Apache log, JSON lines, a stub_status page and the example configs.
+# seeded from the real Apache log in tests/data, JSON lines, a stub_status page and the example configs.
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
-data=${SIDECAR_SHARED_DATA_DIR:-$PWD/../shared/data}/apache_combined_10k.log
+data=tests/data/apache_combined_10k.log
 
 scripts/install-deps.sh clang libclang-rt-14-dev
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DSIDECAR_FUZZ=ON -DSIDECAR_BUILD_TESTS=OFF \

@@ -159,7 +159,7 @@ Totals CountBySplitting(const std::string& path) {
 }
 
 TEST_CASE("apache combined parses every line of the real 10k log", "[format]") {
-  const std::string path = SIDECAR_SHARED_DATA_DIR "/apache_combined_10k.log";
+  const std::string path = SIDECAR_TEST_DATA_DIR "/apache_combined_10k.log";
   const Totals expected = CountBySplitting(path);
   // Fixed numbers, so that both counts being wrong the same way would still show.
   REQUIRE(expected.lines == 10000);

@@ -848,7 +848,7 @@ TEST_CASE("InotifyWaker wakes on a write before the fallback interval", "[tailer
 }
 
 TEST_CASE("Poll throughput on a 1M-line access log", "[.][tailer-bench]") {
-  const fs::path source = fs::path(SIDECAR_SHARED_DATA_DIR) / "apache_combined_10k.log";
+  const fs::path source = fs::path(SIDECAR_TEST_DATA_DIR) / "apache_combined_10k.log";
   if (!fs::exists(source)) {
     WARN("missing " << source);
     return;
