@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
 #include "exporter/metric_families.h"
 #include "exporter/status_page.h"
@@ -155,7 +156,7 @@ std::shared_ptr<const App::Active> App::Snapshot() const {
 
 std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::time_point deadline) {
   const std::shared_ptr<const Active> active = Snapshot();
-  std::vector<prometheus::MetricFamily> families;
+  FamilySet families;
   using prometheus::MetricType;
   MetricFamilyBuilder success("sidecar_exporter_collector_success",
                               "Whether the collector succeeded in this scrape (1) or not (0).",
@@ -166,6 +167,11 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
   MetricFamilyBuilder errors("sidecar_exporter_collector_errors_total",
                              "Runs of the collector that failed (source down, slow or garbled).",
                              MetricType::Counter);
+  MetricFamilyBuilder type_clashes(
+      "sidecar_exporter_merge_dropped_series_total",
+      "Series left out of /metrics, by reason (type_clash: another collector exports a family of "
+      "the same name with another type).",
+      MetricType::Counter);
   if (active) {
     std::vector<std::shared_ptr<const CollectResult>> results(active->runners.size());
     const auto collect = [&](size_t i) {
@@ -183,47 +189,52 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
     for (auto& future : pending) future.get();
 
     for (size_t i = 0; i < active->runners.size(); ++i) {
-      const CollectorRunner& runner = *active->runners[i];
+      CollectorRunner& runner = *active->runners[i];
+      runner.CountTypeClashes(families.AddAll(results[i]->families));
       const CollectorState state = runner.State();
       const std::string& name = runner.name();
-      MergeFamilies(families, results[i]->families);
       success.Add(results[i]->error ? 0 : 1, {{"collector", name}});
       duration.Add(state.last_duration_seconds, {{"collector", name}});
       errors.Add(static_cast<double>(state.errors_total), {{"collector", name}});
+      if (state.type_clash_series_total > 0) {
+        type_clashes.Add(static_cast<double>(state.type_clash_series_total),
+                         {{"collector", name}, {"reason", "type_clash"}});
+      }
     }
   }
-  families.push_back(std::move(success).Build());
-  families.push_back(std::move(duration).Build());
-  families.push_back(std::move(errors).Build());
+  families.Add(success.Build());
+  families.Add(duration.Build());
+  families.Add(errors.Build());
+  if (!type_clashes.empty()) families.Add(type_clashes.Build());
 
-  families.push_back(
+  families.Add(
       MetricFamilyBuilder("sidecar_exporter_build_info",
                           "Build information of sidecar-exporter; always 1.", MetricType::Gauge)
           .Add(1, {{"version", std::string(Version())}, {"revision", std::string(Revision())}})
           .Build());
   {
     std::lock_guard lock(mutex_);
-    families.push_back(MetricFamilyBuilder("sidecar_exporter_config_last_reload_successful",
-                                           "Whether the last configuration load succeeded.",
-                                           MetricType::Gauge)
-                           .Add(last_reload_successful_ ? 1 : 0)
-                           .Build());
-    families.push_back(
+    families.Add(MetricFamilyBuilder("sidecar_exporter_config_last_reload_successful",
+                                     "Whether the last configuration load succeeded.",
+                                     MetricType::Gauge)
+                     .Add(last_reload_successful_ ? 1 : 0)
+                     .Build());
+    families.Add(
         MetricFamilyBuilder("sidecar_exporter_config_last_reload_success_timestamp_seconds",
                             "When the configuration was last loaded successfully, in unix seconds.",
                             MetricType::Gauge)
             .Add(last_reload_success_unix_seconds_)
             .Build());
-    families.push_back(MetricFamilyBuilder("sidecar_exporter_config_reload_failures_total",
-                                           "Configuration reloads (SIGHUP) that failed and kept "
-                                           "the running configuration.",
-                                           MetricType::Counter)
-                           .Add(static_cast<double>(reload_failures_total_))
-                           .Build());
+    families.Add(MetricFamilyBuilder("sidecar_exporter_config_reload_failures_total",
+                                     "Configuration reloads (SIGHUP) that failed and kept "
+                                     "the running configuration.",
+                                     MetricType::Counter)
+                     .Add(static_cast<double>(reload_failures_total_))
+                     .Build());
   }
-  MergeFamilies(families, process_collector_.Collect(CollectContext{}).families);
-  if (active) AddConstLabels(families, active->const_labels);
-  return families;
+  families.AddAll(process_collector_.Collect(CollectContext{}).families);
+  if (active) families.AddConstLabels(active->const_labels);
+  return std::move(families).Take();
 }
 
 HttpReply App::ServeMetrics(const HttpRequestInfo& request) {

@@ -78,4 +78,20 @@ std::optional<std::string> CollectorRunner::Stuck(std::chrono::steady_clock::tim
   return std::nullopt;
 }
 
+void CollectorRunner::CountTypeClashes(std::uint64_t series) {
+  if (series == 0) return;
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    first = state_.type_clash_series_total == 0;
+    state_.type_clash_series_total += series;
+  }
+  if (first) {
+    logger_.Warn(
+        "series left out: another collector exports a family of the same name with "
+        "another type",
+        {{"collector", name_}, {"series", std::to_string(series)}});
+  }
+}
+
 }  // namespace sidecar

@@ -19,6 +19,9 @@ struct CollectorState {
   std::string type;
   std::uint64_t runs = 0;
   std::uint64_t errors_total = 0;
+  // Series left out of /metrics because another collector already exports a family of that
+  // name with another type.
+  std::uint64_t type_clash_series_total = 0;
   bool last_success = false;
   double last_duration_seconds = 0;
   std::optional<std::chrono::system_clock::time_point> last_run;
@@ -48,6 +51,8 @@ class CollectorRunner {
 
   // The state, with the collector's summary for people filled in.
   CollectorState State() const;
+  // Counts series of this collector that the exposition refused (see CollectorState).
+  void CountTypeClashes(std::uint64_t series);
   // See Collector::Retire.
   void Retire() { collector_->Retire(); }
   // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the

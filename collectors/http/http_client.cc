@@ -3,12 +3,17 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace sidecar {
 namespace {
 
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+
+struct HeaderListDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
 // State shared with libcurl's callbacks for one transfer.
@@ -76,6 +81,17 @@ HttpResponse HttpClient::Get(const HttpRequest& request) {
   if (request.unix_socket) {
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket->c_str());
   }
+  std::unique_ptr<curl_slist, HeaderListDeleter> headers;
+  for (const std::string& header : request.headers) {
+    curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
+    if (appended == nullptr) {
+      response.error = "libcurl could not allocate a request header";
+      return response;
+    }
+    headers.release();
+    headers.reset(appended);
+  }
+  if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
 
   const CURLcode code = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);

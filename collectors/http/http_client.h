@@ -6,6 +6,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace sidecar {
 
@@ -14,6 +15,8 @@ struct HttpRequest {
   std::string url;
   // When set, the request goes over this Unix domain socket; `url` still names host and path.
   std::optional<std::string> unix_socket;
+  // Extra request headers, each "Name: value".
+  std::vector<std::string> headers;
   std::chrono::steady_clock::time_point deadline;
   // Bodies larger than this are refused, so a misbehaving main container cannot make the
   // sidecar buffer without bound.

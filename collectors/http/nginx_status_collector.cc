@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "collectors/core/metric_family_builder.h"
+#include "collectors/http/http_fetcher.h"
 
 namespace sidecar {
 namespace {
@@ -88,76 +89,49 @@ std::optional<StubStatus> ParseStubStatus(std::string_view body, std::string& er
   return status;
 }
 
-NginxStatusCollector::NginxStatusCollector(NginxStatusOptions options)
-    : options_(std::move(options)) {}
+NginxStatusCollector::NginxStatusCollector(const NginxStatusOptions& options)
+    : StatusPageCollector(
+          std::make_unique<HttpFetcher>(options.url, options.unix_socket),
+          {.up_name = "nginx_up",
+           .up_help =
+               "Whether the last fetch of nginx's stub_status page succeeded (1) or not (0).",
+           .timeout = options.timeout,
+           .max_body_bytes = options.max_body_bytes,
+           .labels = options.labels}) {}
 
-std::string NginxStatusCollector::Summary() const {
-  std::string summary = "GET " + options_.url;
-  if (options_.unix_socket) summary += " over " + *options_.unix_socket;
-  return summary;
-}
-
-CollectResult NginxStatusCollector::Collect(const CollectContext& context) {
-  HttpRequest request;
-  request.url = options_.url;
-  request.unix_socket = options_.unix_socket;
-  request.deadline =
-      std::min(context.deadline, std::chrono::steady_clock::now() + options_.timeout);
-  request.max_body_bytes = options_.max_body_bytes;
-  request.stop = context.stop;
-
-  CollectResult result;
-  std::optional<StubStatus> status;
-  HttpResponse response = client_.Get(request);
-  if (!response.ok()) {
-    result.error = "GET " + options_.url + ": " + response.error;
-  } else {
-    std::string parse_error;
-    status = ParseStubStatus(response.body, parse_error);
-    if (!status) result.error = "GET " + options_.url + ": " + parse_error;
-  }
-
+std::optional<std::string> NginxStatusCollector::Export(
+    const FetchedDocument& document, std::vector<prometheus::MetricFamily>& families) {
+  std::string error;
+  const std::optional<StubStatus> status = ParseStubStatus(document.body, error);
+  if (!status) return error;
   using prometheus::MetricType;
-  const auto add = [&](std::string name, std::string help, MetricType type, double value) {
-    MetricFamilyBuilder builder(std::move(name), std::move(help), type);
-    prometheus::ClientMetric& metric = builder.NewMetric();
-    for (const auto& [label, label_value] : options_.labels) {
-      metric.label.push_back({label, label_value});
-    }
-    (type == MetricType::Counter ? metric.counter.value : metric.gauge.value) = value;
-    result.families.push_back(std::move(builder).Build());
+  const auto add = [&](std::string name, std::string help, MetricType type, std::uint64_t value) {
+    families.push_back(MetricFamilyBuilder(std::move(name), std::move(help), type, labels())
+                           .Add(static_cast<double>(value))
+                           .Build());
   };
-  add("nginx_up", "Whether the last fetch of nginx's stub_status page succeeded (1) or not (0).",
-      MetricType::Gauge, status ? 1 : 0);
-  if (status) {
-    add("nginx_connections_accepted", "Accepted client connections, from nginx stub_status.",
-        MetricType::Counter, static_cast<double>(status->accepted));
-    add("nginx_connections_active", "Active client connections, from nginx stub_status.",
-        MetricType::Gauge, static_cast<double>(status->active));
-    add("nginx_connections_handled", "Handled client connections, from nginx stub_status.",
-        MetricType::Counter, static_cast<double>(status->handled));
-    add("nginx_connections_reading",
-        "Connections where nginx is reading the request header, from nginx stub_status.",
-        MetricType::Gauge, static_cast<double>(status->reading));
-    add("nginx_connections_waiting", "Idle client connections, from nginx stub_status.",
-        MetricType::Gauge, static_cast<double>(status->waiting));
-    add("nginx_connections_writing",
-        "Connections where nginx is writing the response, from nginx stub_status.",
-        MetricType::Gauge, static_cast<double>(status->writing));
-    add("nginx_http_requests_total", "Total client requests, from nginx stub_status.",
-        MetricType::Counter, static_cast<double>(status->requests));
-  }
-  return result;
+  add("nginx_connections_accepted", "Accepted client connections, from nginx stub_status.",
+      MetricType::Counter, status->accepted);
+  add("nginx_connections_active", "Active client connections, from nginx stub_status.",
+      MetricType::Gauge, status->active);
+  add("nginx_connections_handled", "Handled client connections, from nginx stub_status.",
+      MetricType::Counter, status->handled);
+  add("nginx_connections_reading",
+      "Connections where nginx is reading the request header, from nginx stub_status.",
+      MetricType::Gauge, status->reading);
+  add("nginx_connections_waiting", "Idle client connections, from nginx stub_status.",
+      MetricType::Gauge, status->waiting);
+  add("nginx_connections_writing",
+      "Connections where nginx is writing the response, from nginx stub_status.", MetricType::Gauge,
+      status->writing);
+  add("nginx_http_requests_total", "Total client requests, from nginx stub_status.",
+      MetricType::Counter, status->requests);
+  return std::nullopt;
 }
 
 CollectorFactory DecodeNginxStatus(FieldDecoder& fields, const CollectorDefaults& defaults) {
-  NginxStatusOptions options;
-  options.url = fields.Url("url", "http://127.0.0.1:8080/stub_status");
-  options.unix_socket = fields.OptionalString("unix_socket");
-  options.timeout = fields.Duration("timeout", defaults.timeout);
-  options.max_body_bytes =
-      fields.Unsigned("max_response_bytes", options.max_body_bytes, 256, 16 << 20);
-  options.labels = fields.StringMap("labels", /*label_names=*/true);
+  const NginxStatusOptions options =
+      DecodeStatusPageOptions(fields, defaults, "http://127.0.0.1:8080/stub_status", 64 * 1024);
   return [options] { return std::make_unique<NginxStatusCollector>(options); };
 }
 

@@ -1,16 +1,13 @@
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include "collectors/core/collector.h"
 #include "collectors/core/collector_type.h"
-#include "collectors/http/http_client.h"
+#include "collectors/http/status_page_collector.h"
 
 namespace sidecar {
 
@@ -29,32 +26,22 @@ struct StubStatus {
 // request_time column. Returns nullopt and sets `error` for anything else.
 std::optional<StubStatus> ParseStubStatus(std::string_view body, std::string& error);
 
-struct NginxStatusOptions {
-  std::string url = "http://127.0.0.1/stub_status";
-  // When set, `url` is fetched over this Unix domain socket.
-  std::optional<std::string> unix_socket;
-  std::chrono::milliseconds timeout{5000};
-  std::size_t max_body_bytes = 64 * 1024;
-  // Extra labels on every series, to tell two nginx instances apart in one pod.
-  std::vector<std::pair<std::string, std::string>> labels;
-};
+// Where nginx's stub_status page is (url, unix_socket, timeout, body cap, labels).
+using NginxStatusOptions = StatusPageOptions;
 
 // Fetches stub_status at scrape time and exports it under the names nginx-prometheus-exporter uses
 // (nginx_up, nginx_connections_*, nginx_http_requests_total), so its dashboards and alerts work
 // unchanged. When nginx is down, slow or answers garbage, only `nginx_up 0` is exported: the
 // other series disappear rather than go stale.
 //
-// Thread-safety: Collect() must not run concurrently with itself (the exporter guarantees it).
-class NginxStatusCollector final : public Collector {
+// Thread-safety: as StatusPageCollector.
+class NginxStatusCollector final : public StatusPageCollector {
  public:
-  explicit NginxStatusCollector(NginxStatusOptions options);
-
-  CollectResult Collect(const CollectContext& context) override;
-  std::string Summary() const override;
+  explicit NginxStatusCollector(const NginxStatusOptions& options);
 
  private:
-  const NginxStatusOptions options_;
-  HttpClient client_;
+  std::optional<std::string> Export(const FetchedDocument& document,
+                                    std::vector<prometheus::MetricFamily>& families) override;
 };
 
 // Decodes the options of an `nginx_status` collector into a factory of NginxStatusCollector.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "collectors/core/metric_family_builder.h"
 #include "prometheus/client_metric.h"
 #include "re2/re2.h"
 
@@ -390,105 +391,74 @@ std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
     dropped = dropped_;
   }
 
-  auto new_family = [](std::string_view name, std::string help, prometheus::MetricType type) {
-    prometheus::MetricFamily family;
-    family.name = std::string(name);
-    family.help = std::move(help);
-    family.type = type;
-    return family;
-  };
-  auto new_metric = [&](prometheus::MetricFamily& family, const Snapshot& snapshot) {
-    prometheus::ClientMetric& metric = family.metric.emplace_back();
-    metric.label.reserve(sources_.size() + 1);
-    metric.label.push_back({"collector", options_.collector});
+  // Every series: the collector's name, then the configured labels in their order.
+  const auto add_series = [&](MetricFamilyBuilder& family, const Snapshot& snapshot) {
+    prometheus::ClientMetric& metric = family.NewMetric();
     for (std::size_t i = 0; i < sources_.size(); ++i) {
       metric.label.push_back({sources_[i].label, (*snapshot.values)[i]});
     }
     return &metric;
   };
-  auto fill_histogram = [](prometheus::ClientMetric& metric, const Histogram& histogram,
-                           const std::vector<double>& bounds) {
-    std::uint64_t cumulative = 0;
-    metric.histogram.bucket.reserve(histogram.counts.size());
-    for (std::size_t i = 0; i < histogram.counts.size(); ++i) {
-      cumulative += histogram.counts[i];
-      metric.histogram.bucket.push_back(
-          {cumulative, i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity()});
-    }
-    metric.histogram.sample_count = cumulative;
-    metric.histogram.sample_sum = histogram.sum;
-  };
+  const LabelPairs collector_label = {{"collector", options_.collector}};
 
   std::vector<prometheus::MetricFamily> families;
   std::vector<std::string_view> exported;
-  {
-    auto family = new_family(kRequestsName,
-                             "Requests counted from the lines of the access log, one per line.",
-                             prometheus::MetricType::Counter);
+  const auto add_counter = [&](std::string_view name, std::string help,
+                               std::uint64_t Snapshot::*field) {
+    MetricFamilyBuilder family(std::string(name), std::move(help), prometheus::MetricType::Counter,
+                               collector_label);
     for (const Snapshot& snapshot : snapshots) {
-      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.requests);
+      family.SetValue(*add_series(family, snapshot), static_cast<double>(snapshot.*field));
     }
-    families.push_back(std::move(family));
-    exported.push_back(kRequestsName);
-  }
+    families.push_back(family.Build());
+    exported.push_back(name);
+  };
+  const auto add_histogram = [&](std::string_view name, std::string help,
+                                 Histogram Snapshot::*field, const std::vector<double>& bounds) {
+    MetricFamilyBuilder family(std::string(name), std::move(help),
+                               prometheus::MetricType::Histogram, collector_label);
+    for (const Snapshot& snapshot : snapshots) {
+      const Histogram& histogram = snapshot.*field;
+      FillHistogram(*add_series(family, snapshot), bounds, histogram.counts, histogram.sum);
+    }
+    families.push_back(family.Build());
+    exported.push_back(name);
+  };
+
+  add_counter(kRequestsName, "Requests counted from the lines of the access log, one per line.",
+              &Snapshot::requests);
   if (has_response_size_) {
-    auto family = new_family(
-        kResponseSizeName,
-        response_from_body_
-            ? "Response body bytes summed from the access log ($body_bytes_sent, %b, %B)."
-            : "Response bytes with headers summed from the access log ($bytes_sent, %O).",
-        prometheus::MetricType::Counter);
-    for (const Snapshot& snapshot : snapshots) {
-      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.response_bytes);
-    }
-    families.push_back(std::move(family));
-    exported.push_back(kResponseSizeName);
+    add_counter(kResponseSizeName,
+                response_from_body_
+                    ? "Response body bytes summed from the access log ($body_bytes_sent, %b, %B)."
+                    : "Response bytes with headers summed from the access log ($bytes_sent, %O).",
+                &Snapshot::response_bytes);
   }
   if (has_request_size_) {
-    auto family =
-        new_family(kRequestSizeName,
-                   "Request bytes with headers summed from the access log ($request_length, %I).",
-                   prometheus::MetricType::Counter);
-    for (const Snapshot& snapshot : snapshots) {
-      new_metric(family, snapshot)->counter.value = static_cast<double>(snapshot.request_bytes);
-    }
-    families.push_back(std::move(family));
-    exported.push_back(kRequestSizeName);
+    add_counter(kRequestSizeName,
+                "Request bytes with headers summed from the access log ($request_length, %I).",
+                &Snapshot::request_bytes);
   }
   if (has_duration_) {
-    auto family = new_family(
-        kDurationName, "Request time from the access log ($request_time, %D, %T), in seconds.",
-        prometheus::MetricType::Histogram);
-    for (const Snapshot& snapshot : snapshots) {
-      fill_histogram(*new_metric(family, snapshot), snapshot.duration, options_.duration_buckets);
-    }
-    families.push_back(std::move(family));
-    exported.push_back(kDurationName);
+    add_histogram(kDurationName,
+                  "Request time from the access log ($request_time, %D, %T), in seconds.",
+                  &Snapshot::duration, options_.duration_buckets);
   }
   if (has_upstream_) {
-    auto family = new_family(kUpstreamName,
-                             "Upstream response time from the access log "
-                             "($upstream_response_time, all attempts summed), in seconds.",
-                             prometheus::MetricType::Histogram);
-    for (const Snapshot& snapshot : snapshots) {
-      fill_histogram(*new_metric(family, snapshot), snapshot.upstream,
-                     options_.upstream_duration_buckets);
-    }
-    families.push_back(std::move(family));
-    exported.push_back(kUpstreamName);
+    add_histogram(kUpstreamName,
+                  "Upstream response time from the access log ($upstream_response_time, all "
+                  "attempts summed), in seconds.",
+                  &Snapshot::upstream, options_.upstream_duration_buckets);
   }
-  auto dropped_family = new_family(
-      kDroppedName,
+  MetricFamilyBuilder dropped_family(
+      std::string(kDroppedName),
       "Label sets of access-log metrics counted in the __overflow__ series because the series "
       "limit was reached.",
-      prometheus::MetricType::Counter);
+      prometheus::MetricType::Counter, collector_label);
   for (std::string_view name : exported) {
-    prometheus::ClientMetric& metric = dropped_family.metric.emplace_back();
-    metric.label.push_back({"collector", options_.collector});
-    metric.label.push_back({"metric", std::string(name)});
-    metric.counter.value = static_cast<double>(dropped);
+    dropped_family.Add(static_cast<double>(dropped), {{"metric", std::string(name)}});
   }
-  families.push_back(std::move(dropped_family));
+  families.push_back(dropped_family.Build());
   return families;
 }
 

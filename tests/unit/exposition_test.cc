@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
 #include "exporter/http_server.h"
 #include "exporter/metric_families.h"
@@ -26,16 +27,16 @@ std::string Gunzip(const std::string& data) {
 
 TEST_CASE("families of the same name from several collectors merge into one", "[exposition]") {
   using prometheus::MetricType;
-  std::vector<prometheus::MetricFamily> families;
-  MergeFamilies(families, {MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
-                               .Add(1, {{"collector", "a"}})
-                               .Build()});
-  MergeFamilies(families, {MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
-                               .Add(2, {{"collector", "b"}})
-                               .Build(),
-                           MetricFamilyBuilder("y", "Y.", MetricType::Gauge).Add(3).Build()});
-  AddConstLabels(families, {{"cluster", "eu"}, {"collector", "ignored"}});
-  const std::string text = SerializeText(families);
+  FamilySet families;
+  families.AddAll({MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
+                       .Add(1, {{"collector", "a"}})
+                       .Build()});
+  families.AddAll({MetricFamilyBuilder("x_total", "X.", MetricType::Counter)
+                       .Add(2, {{"collector", "b"}})
+                       .Build(),
+                   MetricFamilyBuilder("y", "Y.", MetricType::Gauge).Add(3).Build()});
+  families.AddConstLabels({{"cluster", "eu"}, {"collector", "ignored"}});
+  const std::string text = SerializeText(std::move(families).Take());
   CHECK(text ==
         "# HELP x_total X.\n"
         "# TYPE x_total counter\n"

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "collectors/core/metric_family_builder.h"
+#include "prometheus/metric_family.h"
+
+namespace sidecar {
+
+// The families of one exposition, each name once: families of the same name from several
+// collectors (one type, different "collector" labels) are joined, in time linear in the number
+// of families. A family whose type differs from the one already held under its name cannot be
+// exposed next to it and is refused.
+//
+// Not thread-safe; belongs to one gather.
+class FamilySet {
+ public:
+  // Adds `family`, joining it to the held family of that name. False, leaving `family` out,
+  // when that family has another type.
+  bool Add(prometheus::MetricFamily family);
+
+  // Adds every family; returns the number of series refused for a type clash.
+  std::size_t AddAll(std::vector<prometheus::MetricFamily> families);
+
+  bool Contains(std::string_view name) const { return index_.contains(std::string(name)); }
+  std::size_t size() const { return families_.size(); }
+
+  // Adds `labels` to every series that does not already have a label of that name.
+  void AddConstLabels(const LabelPairs& labels);
+
+  // Hands the families over, in the order their names were first added.
+  std::vector<prometheus::MetricFamily> Take() &&;
+
+ private:
+  std::vector<prometheus::MetricFamily> families_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+}  // namespace sidecar
