@@ -2,6 +2,7 @@
 
 #include "collectors/http/nginx_status_collector.h"
 #include "collectors/logs/access_log_options.h"
+#include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
 
 namespace sidecar {
@@ -14,6 +15,9 @@ const std::vector<CollectorType>& CollectorTypes() {
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
       // Active checks of the main container.
+      {"http_probe",
+       "HTTP request judged by status, headers and body, as blackbox_exporter's http module",
+       DecodeHttpProbe},
       {"tcp_probe", "TCP connection and query/response check, as blackbox_exporter's tcp module",
        DecodeTcpProbe},
   };

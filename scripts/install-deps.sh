@@ -11,6 +11,7 @@ packages=(
   libsimdjson-dev zlib1g-dev catch2
   # real peers for the demo, the tests and the benchmarks
   nginx prometheus prometheus-nginx-exporter mtail wrk curl procps bc python3
+  redis-server prometheus-blackbox-exporter openssl
   "$@"
 )
 

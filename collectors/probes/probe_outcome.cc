@@ -16,10 +16,12 @@ void ProbeOutcome::Fail(std::string failure_reason, std::string failure_detail) 
 void AppendProbeFamilies(const ProbeOutcome& outcome, const std::string& collector,
                          std::vector<prometheus::MetricFamily>& families) {
   using prometheus::MetricType;
+  const LabelPairs base = {{"collector", collector}};
   const auto gauge = [&](std::string name, std::string help, double value) {
-    families.push_back(MetricFamilyBuilder(std::move(name), std::move(help), MetricType::Gauge)
-                           .Add(value, {{"collector", collector}})
-                           .Build());
+    families.push_back(
+        MetricFamilyBuilder(std::move(name), std::move(help), MetricType::Gauge, base)
+            .Add(value)
+            .Build());
   };
   gauge("probe_success", "Whether the probe of the main container succeeded (1) or not (0).",
         outcome.success ? 1 : 0);
@@ -32,8 +34,8 @@ void AppendProbeFamilies(const ProbeOutcome& outcome, const std::string& collect
     families.push_back(
         MetricFamilyBuilder("probe_failure_reason",
                             "Why the probe of the main container failed; absent while it succeeds.",
-                            MetricType::Gauge)
-            .Add(1, {{"collector", collector}, {"reason", outcome.reason}})
+                            MetricType::Gauge, base)
+            .Add(1, {{"reason", outcome.reason}})
             .Build());
   }
   if (outcome.tls) {
@@ -45,8 +47,8 @@ void AppendProbeFamilies(const ProbeOutcome& outcome, const std::string& collect
     if (!outcome.tls->version.empty()) {
       families.push_back(MetricFamilyBuilder("probe_tls_version_info",
                                              "The TLS version the probe negotiated; always 1.",
-                                             MetricType::Gauge)
-                             .Add(1, {{"collector", collector}, {"version", outcome.tls->version}})
+                                             MetricType::Gauge, base)
+                             .Add(1, {{"version", outcome.tls->version}})
                              .Build());
     }
   }

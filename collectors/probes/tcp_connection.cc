@@ -29,8 +29,8 @@ struct TcpConnection::Handle {
   curl_socket_t socket = CURL_SOCKET_BAD;
 };
 
-TcpConnection::TcpConnection(std::chrono::steady_clock::time_point deadline,
-                             std::stop_token stop, std::size_t max_line_bytes)
+TcpConnection::TcpConnection(std::chrono::steady_clock::time_point deadline, std::stop_token stop,
+                             std::size_t max_line_bytes)
     : handle_(std::make_unique<Handle>()),
       deadline_(deadline),
       stop_(std::move(stop)),
@@ -70,10 +70,10 @@ std::optional<ConnectionFailure> TcpConnection::Connect(const std::string& addre
   if (code != CURLE_OK) {
     long os_errno = 0;
     curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-    return ConnectionFailure{TransferFailureReason(code, os_errno),
-                             "connect to " + address + ": " +
-                                 (error_buffer[0] != '\0' ? error_buffer
-                                                          : curl_easy_strerror(code))};
+    return ConnectionFailure{
+        TransferFailureReason(code, os_errno),
+        "connect to " + address + ": " +
+            (error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code))};
   }
   curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &handle_->socket);
   if (tls) tls_session_ = handle_->tls.Read(curl);
@@ -89,9 +89,9 @@ std::optional<ConnectionFailure> TcpConnection::Wait(bool for_write) {
     }
     const auto slice = std::min<std::chrono::steady_clock::duration>(deadline_ - now, kPollSlice);
     pollfd descriptor{handle_->socket, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
-    const int ready = poll(
-        &descriptor, 1,
-        static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(slice).count()));
+    const int ready =
+        poll(&descriptor, 1,
+             static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(slice).count()));
     if (ready > 0) return std::nullopt;
   }
 }
@@ -124,9 +124,9 @@ std::optional<std::string> TcpConnection::ReadLine(std::optional<ConnectionFailu
       return line;
     }
     if (buffer_.size() > max_line_bytes_) {
-      failure = ConnectionFailure{"line_too_long", "a line longer than " +
-                                                       std::to_string(max_line_bytes_) +
-                                                       " bytes arrived"};
+      failure = ConnectionFailure{
+          "line_too_long",
+          "a line longer than " + std::to_string(max_line_bytes_) + " bytes arrived"};
       return std::nullopt;
     }
     if (eof_) {

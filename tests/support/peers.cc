@@ -120,6 +120,7 @@ http {
   fastcgi_temp_path )" + root + R"(/tmp;
   uwsgi_temp_path )" + root + R"(/tmp;
   scgi_temp_path )" + root + R"(/tmp;
+)" + extra_http_config_ + R"(
   server {
     listen 127.0.0.1:)" + std::to_string(port_) +
                                        R"(;

@@ -46,6 +46,8 @@ class NginxServer {
  public:
   NginxServer();
   ~NginxServer();
+  // Adds directives to the http block (more server blocks, say) before Start().
+  void AddHttpConfig(const std::string& directives) { extra_http_config_ += directives + "\n"; }
   void Start();
   void Stop();
   // Asks nginx to reopen its log files (SIGUSR1, what logrotate's postrotate does) and waits
@@ -61,6 +63,7 @@ class NginxServer {
  private:
   TempDir dir_;
   int port_ = 0;
+  std::string extra_http_config_;
   std::unique_ptr<ChildProcess> process_;
 };
 

@@ -1,0 +1,225 @@
+// http_probe and tcp_probe side by side with Debian's prometheus-blackbox-exporter: the same
+// endpoints (a real nginx, plain and with self-signed certificates, a real redis, a closed port),
+// probed by both with the same options, must give the same probe_* values.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tests/support/peers.h"
+#include "tests/support/probe_peers.h"
+
+namespace sidecar::testing {
+namespace {
+
+// One probe configured the same way in both exporters. `options` and `tls` are YAML flow-mapping
+// entries that mean the same in blackbox_exporter's module and in our collector.
+struct ProbeCase {
+  std::string name;
+  std::string prober;  // http or tcp
+  std::string target;  // URL, or host:port
+  std::string options = "";
+  std::string tls = "";
+  std::string timeout = "5s";
+  // What our probe_failure_reason says; empty when the probe succeeds.
+  std::string reason = "";
+};
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (part.empty()) continue;
+    joined += (joined.empty() ? "" : ", ") + part;
+  }
+  return joined;
+}
+
+std::string BlackboxModule(const ProbeCase& probe) {
+  const bool tcp = probe.prober == "tcp";
+  const std::string tls_config = probe.tls.empty() ? "" : "tls_config: {" + probe.tls + "}";
+  return "  " + probe.name + ": {prober: " + probe.prober + ", timeout: " + probe.timeout + ", " +
+         probe.prober + ": {" +
+         Join({probe.options, tls_config, tcp && !probe.tls.empty() ? "tls: true" : ""}) + "}}\n";
+}
+
+std::string OurCollector(const ProbeCase& probe) {
+  const bool tcp = probe.prober == "tcp";
+  return "  - {" +
+         Join({"type: " + probe.prober + "_probe", "name: " + probe.name,
+               (tcp ? "address: '" : "url: '") + probe.target + "'", "timeout: " + probe.timeout,
+               probe.options, probe.tls.empty() ? "" : "tls: {" + probe.tls + "}"}) +
+         "}\n";
+}
+
+// The value of `name` in blackbox's answer, or NaN when absent (it has no labels there).
+double Value(const std::map<std::string, double>& metrics, const std::string& name) {
+  const auto it = metrics.find(name);
+  return it == metrics.end() ? std::nan("") : it->second;
+}
+
+std::string Text(double value) {
+  if (std::isnan(value)) return "absent";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.10g", value);
+  return buffer;
+}
+
+TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes][blackbox]") {
+  TempDir dir;
+  const Certificate fresh = MakeSelfSignedCertificate(dir.path(), "fresh", 365);
+  // About to expire: the case an expiry alert exists for.
+  const Certificate expiring = MakeSelfSignedCertificate(dir.path(), "expiring", 1);
+  WriteFile(dir / "password", "secret\n");
+  WriteFile(dir / "token", "t0ken\n");
+  WriteFile(dir / "slow.txt", std::string(64, 'x'));
+
+  const int plain = FreePort();
+  const int fresh_tls = FreePort();
+  const int expiring_tls = FreePort();
+  const int closed = FreePort();  // nothing listens there
+  NginxServer nginx;
+  const std::string endpoints = R"(
+      location = /ok { add_header X-Degraded false; return 200 '{"status": "UP"}'; }
+      location = /down { return 200 '{"status": "DOWN"}'; }
+      location = /degraded { add_header X-Degraded true; return 200 '{"status": "UP"}'; }
+      location = /503 { return 503 'unavailable'; }
+      location = /redirect { return 301 /ok; }
+      location = /loop { return 302 /loop; }
+      location = /basic { if ($http_authorization != "Basic cHJvYmU6c2VjcmV0") { return 401; } return 200 'ok'; }
+      location = /bearer { if ($http_authorization != "Bearer t0ken") { return 401; } return 200 'ok'; }
+      location = /json { if ($http_accept != "application/json") { return 406; } return 200 '{}'; }
+      location = /slow.txt { root )" +
+                                dir.path().string() +
+                                R"(; limit_rate 1; }
+)";
+  nginx.AddHttpConfig("server { listen 127.0.0.1:" + std::to_string(plain) + ";" + endpoints + "}");
+  for (const auto& [port, certificate] : {std::pair{fresh_tls, fresh}, {expiring_tls, expiring}}) {
+    nginx.AddHttpConfig("server { listen 127.0.0.1:" + std::to_string(port) +
+                        " ssl; ssl_certificate " + certificate.cert_file.string() +
+                        "; ssl_certificate_key " + certificate.key_file.string() + ";" + endpoints +
+                        "}");
+  }
+  nginx.Start();
+  REQUIRE(WaitForPort(plain, std::chrono::seconds(5)));
+  RedisServer redis;
+
+  const std::string http = "http://127.0.0.1:" + std::to_string(plain);
+  const std::string fresh_url = "https://127.0.0.1:" + std::to_string(fresh_tls);
+  const std::string expiring_url = "https://localhost:" + std::to_string(expiring_tls);
+  const std::string fresh_ca = "ca_file: " + fresh.cert_file.string();
+  const std::vector<ProbeCase> cases = {
+      {"ok", "http", http + "/ok"},
+      {"status_503", "http", http + "/503", "", "", "5s", "status_code"},
+      {"valid_503", "http", http + "/503", "valid_status_codes: [200, 503]"},
+      {"redirect", "http", http + "/redirect"},
+      {"redirect_not_followed", "http", http + "/redirect",
+       "follow_redirects: false, valid_status_codes: [301]"},
+      {"redirect_loop", "http", http + "/loop", "", "", "5s", "too_many_redirects"},
+      {"body_not_matching", "http", http + "/down",
+       R"(fail_if_body_not_matches_regexp: ['"status":\s*"UP"'])", "", "5s", "body_regex"},
+      {"body_matching", "http", http + "/down", "fail_if_body_matches_regexp: [DOWN]", "", "5s",
+       "body_regex"},
+      {"body_fine", "http", http + "/ok",
+       R"(fail_if_body_matches_regexp: [DOWN], fail_if_body_not_matches_regexp: ['"UP"'])"},
+      {"header_matching", "http", http + "/degraded",
+       "fail_if_header_matches: [{header: X-Degraded, regexp: 'true'}]", "", "5s", "header_regex"},
+      {"header_fine", "http", http + "/ok",
+       "fail_if_header_matches: [{header: X-Degraded, regexp: 'true'}]"},
+      {"header_missing", "http", http + "/503",
+       "valid_status_codes: [503], fail_if_header_matches: [{header: X-Degraded, regexp: 'true'}]",
+       "", "5s", "header_regex"},
+      {"post", "http", http + "/ok", "method: POST, body: 'ping=1'"},
+      {"head", "http", http + "/ok", "method: HEAD"},
+      {"headers", "http", http + "/json", "headers: {Accept: application/json}"},
+      {"basic_auth", "http", http + "/basic",
+       "basic_auth: {username: probe, password_file: " + (dir / "password").string() + "}"},
+      {"bearer", "http", http + "/bearer", "bearer_token_file: " + (dir / "token").string()},
+      {"refused", "http", "http://127.0.0.1:" + std::to_string(closed) + "/", "", "", "5s",
+       "connection_refused"},
+      {"timeout", "http", http + "/slow.txt", "", "", "1s", "timeout"},
+      {"tls_trusted", "http", fresh_url + "/ok", "", fresh_ca},
+      {"tls_server_name", "http", fresh_url + "/ok", "", fresh_ca + ", server_name: localhost"},
+      {"tls_expiring", "http", expiring_url + "/ok", "", "insecure_skip_verify: true"},
+      {"tls_untrusted", "http", expiring_url + "/ok", "", "", "5s", "tls"},
+      {"tls_wrong_ca", "http", expiring_url + "/ok", "", fresh_ca, "5s", "tls"},
+      {"tls_to_plain_port", "http", "https://127.0.0.1:" + std::to_string(plain) + "/ok", "",
+       "insecure_skip_verify: true", "5s", "tls"},
+      {"redis_ping", "tcp", redis.address(),
+       R"(query_response: [{send: PING}, {expect: '^\+PONG$'}])"},
+      {"redis_echo", "tcp", redis.address(),
+       R"(query_response: [{send: PING}, {expect: '^\+(PONG)', send: 'ECHO ${1}-$1'}, {expect: '^PONG-PONG$'}])"},
+      {"redis_mismatch", "tcp", redis.address(),
+       R"(query_response: [{send: QUIT}, {expect: '^\+NOPE'}])", "", "5s", "expect_regex"},
+      {"tcp_refused", "tcp", "127.0.0.1:" + std::to_string(closed), "", "", "5s",
+       "connection_refused"},
+      {"tcp_tls_trusted", "tcp", "localhost:" + std::to_string(fresh_tls), "", fresh_ca},
+      {"tcp_tls_expiring", "tcp", "127.0.0.1:" + std::to_string(expiring_tls), "",
+       "insecure_skip_verify: true"},
+      {"tcp_tls_untrusted", "tcp", "127.0.0.1:" + std::to_string(expiring_tls), "",
+       "server_name: localhost", "5s", "tls"},
+  };
+
+  std::string modules;
+  std::string collectors = "global: {timeout: 10s}\ncollectors:\n";
+  for (const ProbeCase& probe : cases) {
+    modules += BlackboxModule(probe);
+    collectors += OurCollector(probe);
+  }
+  BlackboxExporter blackbox(modules);
+  ExporterProcess exporter(collectors);
+  const HttpResult scrape = HttpGet(exporter.url("/metrics"));
+  REQUIRE(scrape.status == 200);
+  const std::map<std::string, double> ours = ParseMetrics(scrape.body);
+  const PromtoolCheck lint = CheckWithPromtool(scrape.body);
+  INFO(lint.output);
+  CHECK(lint.ok());
+
+  std::printf("%-22s %-40s %s\n", "probe", "metric", "blackbox_exporter / sidecar-exporter");
+  for (const ProbeCase& probe : cases) {
+    INFO("probe " << probe.name << ": " << probe.target << " {" << probe.options << "} tls {"
+                  << probe.tls << "}");
+    const std::map<std::string, double> peer = blackbox.Probe(probe.name, probe.target);
+    const std::string label = "{collector=\"" + probe.name + "\"}";
+    std::vector<std::string> compared = {"probe_success", "probe_failed_due_to_regex",
+                                         "probe_ssl_earliest_cert_expiry"};
+    if (probe.prober == "http") {
+      compared.insert(compared.end(), {"probe_http_status_code", "probe_http_redirects",
+                                       "probe_http_ssl", "probe_http_version"});
+    }
+    for (const std::string& metric : compared) {
+      const double theirs = Value(peer, metric);
+      const double mine = Value(ours, metric + label);
+      std::printf("%-22s %-40s %s / %s\n", probe.name.c_str(), metric.c_str(), Text(theirs).c_str(),
+                  Text(mine).c_str());
+      INFO(metric << ": blackbox " << Text(theirs) << ", sidecar " << Text(mine));
+      CHECK(Text(theirs) == Text(mine));
+    }
+    // TLS version, as a label.
+    for (const std::string version : {"TLS 1.2", "TLS 1.3"}) {
+      const std::string series = "probe_tls_version_info{version=\"" + version + "\"}";
+      INFO(series);
+      CHECK(Text(Value(peer, series)) ==
+            Text(Value(ours, "probe_tls_version_info{collector=\"" + probe.name + "\",version=\"" +
+                                 version + "\"}")));
+    }
+    // Our reason, present exactly while failing.
+    const std::string reason_series =
+        "probe_failure_reason{collector=\"" + probe.name + "\",reason=\"" + probe.reason + "\"}";
+    if (probe.reason.empty()) {
+      CHECK(Value(ours, "probe_success" + label) == 1);
+    } else {
+      INFO("want " << reason_series);
+      CHECK(Value(ours, reason_series) == 1);
+    }
+  }
+  // The expiry is the certificate's own notAfter.
+  CHECK(Value(ours, "probe_ssl_earliest_cert_expiry{collector=\"tls_trusted\"}") ==
+        static_cast<double>(fresh.not_after));
+  CHECK(Value(ours, "probe_ssl_earliest_cert_expiry{collector=\"tls_expiring\"}") ==
+        static_cast<double>(expiring.not_after));
+  CHECK(Value(ours, "probe_ssl_earliest_cert_expiry{collector=\"tcp_tls_expiring\"}") ==
+        static_cast<double>(expiring.not_after));
+}
+
+}  // namespace
+}  // namespace sidecar::testing
