@@ -119,7 +119,7 @@ std::string TlsVersionLabel(std::string_view openssl_name) {
   return std::string(openssl_name);
 }
 
-CurlTlsCapture::~CurlTlsCapture() { curl_slist_free_all(connect_to_); }
+CurlTlsCapture::~CurlTlsCapture() = default;
 
 std::optional<std::string> CurlTlsCapture::Apply(CURL* curl, const TlsOptions& options,
                                                  const std::string& url, std::string& error) {
@@ -148,9 +148,8 @@ std::optional<std::string> CurlTlsCapture::Apply(CURL* curl, const TlsOptions& o
     request_url = rewritten.get();
     const std::string entry =
         options.server_name + ":" + port.get() + ":" + host.get() + ":" + port.get();
-    curl_slist_free_all(connect_to_);
-    connect_to_ = curl_slist_append(nullptr, entry.c_str());
-    curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to_);
+    connect_to_.reset(curl_slist_append(nullptr, entry.c_str()));
+    curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to_.get());
     host_header_ = std::string("Host: ") + host.get();
     if (explicit_port) host_header_ += std::string(":") + explicit_port.get();
   }

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,16 @@
 #include "collectors/http/tls_options.h"
 
 namespace sidecar {
+
+// Owners of libcurl handles and lists.
+struct CurlEasyDeleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
+struct CurlListDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlList = std::unique_ptr<curl_slist, CurlListDeleter>;
 
 // Parses a certificate time as libcurl's CURLINFO_CERTINFO shows it with OpenSSL
 // ("Nov 29 18:49:00 2027 GMT") or GnuTLS ("2027-11-29 18:49:00 GMT"). Nullopt for anything else.
@@ -51,7 +62,7 @@ class CurlTlsCapture {
 
   std::string version_;
   std::string host_header_;
-  curl_slist* connect_to_ = nullptr;
+  CurlList connect_to_;
 };
 
 }  // namespace sidecar

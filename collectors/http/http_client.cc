@@ -13,14 +13,6 @@
 namespace sidecar {
 namespace {
 
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-
-struct HeaderListDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
 // State shared with libcurl's callbacks for one transfer.
 struct Transfer {
   const HttpRequest* request;
@@ -133,7 +125,7 @@ bool HasHeader(const std::vector<std::string>& headers, std::string_view name) {
 }  // namespace
 
 struct HttpClient::Handle {
-  std::unique_ptr<CURL, CurlDeleter> curl{curl_easy_init()};
+  CurlEasy curl{curl_easy_init()};
 };
 
 HttpClient::HttpClient() : handle_(std::make_unique<Handle>()) {}
@@ -223,7 +215,7 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
     if (!HasHeader(header_lines, "Content-Type")) header_lines.push_back("Content-Type:");
     if (!HasHeader(header_lines, "Expect")) header_lines.push_back("Expect:");
   }
-  std::unique_ptr<curl_slist, HeaderListDeleter> headers;
+  CurlList headers;
   for (const std::string& header : header_lines) {
     curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
     if (appended == nullptr) {

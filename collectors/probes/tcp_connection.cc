@@ -10,10 +10,6 @@
 namespace sidecar {
 namespace {
 
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::stop_token*>(user)->stop_requested() ? 1 : 0;
 }
@@ -24,7 +20,7 @@ constexpr auto kPollSlice = std::chrono::milliseconds(100);
 }  // namespace
 
 struct TcpConnection::Handle {
-  std::unique_ptr<CURL, CurlDeleter> curl{curl_easy_init()};
+  CurlEasy curl{curl_easy_init()};
   CurlTlsCapture tls;
   curl_socket_t socket = CURL_SOCKET_BAD;
 };
