@@ -90,6 +90,9 @@ void AccessLogCollector::Retire() {
     thread_.join();
   }
   tailer_->SavePositions();
+  // The replacement owns the position file from now on; this tailer's destructor, which runs
+  // later on whichever thread drops the last reference, must not write older positions over it.
+  tailer_->Retire();
 }
 
 void AccessLogCollector::Run(std::stop_token stop) {
@@ -164,6 +167,11 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
                                   "Times the log file was truncated in place (copytruncate) and "
                                   "read again from its start.",
                                   MetricType::Counter);
+  MetricFamilyBuilder truncations_without_copy(
+      "sidecar_exporter_log_truncations_without_copy_total",
+      "Truncations of the log file with no logrotate copy next to it to read the unread rest "
+      "from; lines written just before them may be lost.",
+      MetricType::Counter);
   MetricFamilyBuilder lag("sidecar_exporter_log_lag_bytes",
                           "Size of the log file minus the tailer's read offset, at the end of "
                           "the last poll.",
@@ -181,6 +189,7 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
     bytes.Add(static_cast<double>(file.bytes_read), labels);
     rotations.Add(static_cast<double>(file.rotations), labels);
     truncations.Add(static_cast<double>(file.truncations), labels);
+    truncations_without_copy.Add(static_cast<double>(file.truncations_without_copy), labels);
     lag.Add(static_cast<double>(file.lag_bytes), labels);
     if (file.last_line_unix_seconds > 0) {
       last_line.Add(file.last_line_unix_seconds, labels);
@@ -192,8 +201,8 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
   if (const std::string position_error = tailer_->PositionFileError(); !position_error.empty()) {
     error += (error.empty() ? "" : "; ") + position_error;
   }
-  for (MetricFamilyBuilder* builder :
-       {&lines, &errors, &too_long, &bytes, &rotations, &truncations, &lag, &last_line}) {
+  for (MetricFamilyBuilder* builder : {&lines, &errors, &too_long, &bytes, &rotations, &truncations,
+                                       &truncations_without_copy, &lag, &last_line}) {
     prometheus::MetricFamily family = builder->Build();
     if (!family.metric.empty()) {
       result.families.push_back(std::move(family));

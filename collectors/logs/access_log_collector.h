@@ -51,6 +51,7 @@ struct AccessLogOptions {
 //   sidecar_exporter_log_bytes_read_total{collector,file}             counter
 //   sidecar_exporter_log_rotations_total{collector,file}              counter
 //   sidecar_exporter_log_truncations_total{collector,file}            counter
+//   sidecar_exporter_log_truncations_without_copy_total{collector,file} counter
 //   sidecar_exporter_log_lag_bytes{collector,file}                    gauge
 //   sidecar_exporter_log_last_line_timestamp_seconds{collector,file}  gauge (absent before the
 //                                                                     first line)

@@ -1,5 +1,6 @@
 #include "collectors/logs/log_tailer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -10,6 +11,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <utility>
 
@@ -89,6 +92,33 @@ std::string ReadFingerprint(int fd, std::uint64_t offset) {
   return fingerprint;
 }
 
+// Frees what opendir(3) allocated.
+class DirHandle {
+ public:
+  explicit DirHandle(const std::string& path) : dir_(::opendir(path.c_str())) {}
+  ~DirHandle() {
+    if (dir_ != nullptr) ::closedir(dir_);
+  }
+  DirHandle(const DirHandle&) = delete;
+  DirHandle& operator=(const DirHandle&) = delete;
+  DIR* get() const { return dir_; }
+
+ private:
+  DIR* dir_;
+};
+
+// Whether `name` is what rotation makes of `base`: "access.log.1", "access.log-20261129",
+// "access.log_old". Compressed ones are left alone: their bytes are not lines.
+bool IsRotatedName(std::string_view name, std::string_view base) {
+  if (name.size() <= base.size() + 1 || !name.starts_with(base)) return false;
+  const char separator = name[base.size()];
+  if (separator != '.' && separator != '-' && separator != '_') return false;
+  for (const std::string_view suffix : {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip"}) {
+    if (name.ends_with(suffix)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // One open generation of a tracked path.
@@ -116,6 +146,12 @@ struct LogTailer::TrackedPath {
   // Identity of a file that existed at construction but could not be opened then (permissions):
   // when it can be opened later it still starts at its end, as if opened at construction.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> present_at_start;
+  // Files next to `path` under a rotated name (IsRotatedName) that are history or already read:
+  // every rotated sibling seen by the last scan, plus every generation opened for this path.
+  // A rotated sibling not in here appeared since and was never opened: a generation created and
+  // rotated away between two polls.
+  std::set<std::pair<std::uint64_t, std::uint64_t>> known_generations;
+  bool siblings_scanned = false;
 };
 
 LogTailer::LogTailer(LogTailerOptions options) : options_(std::move(options)) {
@@ -182,7 +218,7 @@ LogTailer::LogTailer(LogTailerOptions options) : options_(std::move(options)) {
 }
 
 LogTailer::~LogTailer() {
-  if (options_.position_file.empty()) return;
+  if (options_.position_file.empty() || !options_.autosave_positions) return;
   try {
     SavePositions();
   } catch (...) {
@@ -201,6 +237,8 @@ void LogTailer::ExpandPaths() {
       it->second->path = path;
       it->second->stats.path = path;
       it->second->from_glob = from_glob;
+      // What is already there under rotated names is history, not generations to read.
+      ScanSiblings(*it->second, nullptr, nullptr);
     }
     it->second->matched = true;
   };
@@ -288,6 +326,7 @@ bool LogTailer::OpenPath(TrackedPath& tracked, bool at_start) {
   file.line_start = file.offset;
   file.fingerprint = ReadFingerprint(fd.get(), file.offset);
   file.fd = std::move(fd);
+  tracked.known_generations.insert(identity);
   tracked.current = std::move(file);
   tracked.present_at_start.reset();
   tracked.stats.error.clear();
@@ -309,7 +348,7 @@ std::size_t LogTailer::Poll(const LineSink& sink) {
       ++it;
     }
   }
-  if (!options_.position_file.empty() && positions_dirty_) {
+  if (!options_.position_file.empty() && options_.autosave_positions && positions_dirty_) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_save_ >= options_.position_save_interval) SavePositions();
   }
@@ -353,8 +392,10 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
     OpenFile& file = *tracked.current;
     if (static_cast<std::uint64_t>(st.st_size) < file.offset ||
         !StartsWith(file.fd.get(), file.fingerprint)) {
-      // copytruncate: the content we read is gone (or replaced); start over.
+      // copytruncate: the content we read is gone (or replaced); start over, after reading the
+      // lines written between our last read and the truncation from the copy, when it is here.
       ++tracked.stats.truncations;
+      if (!ReadFromCopy(tracked, file, sink, lines)) ++tracked.stats.truncations_without_copy;
       ::lseek(file.fd.get(), 0, SEEK_SET);
       file.offset = 0;
       file.line_start = 0;
@@ -365,7 +406,8 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
     }
     ReadAvailable(tracked, file, sink, lines);
   } else {
-    if (tracked.current) {
+    const bool rotated = tracked.current.has_value();
+    if (rotated) {
       // Rotated: finish what is in the old file now, keep it open for late writes.
       ++tracked.stats.rotations;
       ReadAvailable(tracked, *tracked.current, sink, lines);
@@ -373,7 +415,13 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
       tracked.draining.push_back(std::move(*tracked.current));
       tracked.current.reset();
     }
-    if (OpenPath(tracked, /*at_start=*/false)) {
+    const bool opened = OpenPath(tracked, /*at_start=*/false);
+    if (rotated || opened) {
+      // Generations created and rotated away since the last poll are next to the path under a
+      // rotated name: read them (before the new file, which is younger).
+      ScanSiblings(tracked, &sink, &lines);
+    }
+    if (opened) {
       positions_dirty_ = true;
       ReadAvailable(tracked, *tracked.current, sink, lines);
     }
@@ -391,6 +439,108 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
   if (tracked.current) add_lag(*tracked.current);
   tracked.stats.lag_bytes = lag;
   tracked.stats.open = tracked.current.has_value();
+}
+
+bool LogTailer::IsOpen(std::uint64_t dev, std::uint64_t ino) const {
+  for (const auto& [path, tracked] : tracked_) {
+    if (tracked->current && tracked->current->dev == dev && tracked->current->ino == ino) {
+      return true;
+    }
+    for (const OpenFile& file : tracked->draining) {
+      if (file.dev == dev && file.ino == ino) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<LogTailer::Sibling> LogTailer::ListSiblings(const TrackedPath& tracked) const {
+  const std::filesystem::path path(tracked.path);
+  std::string directory = path.parent_path().string();
+  if (directory.empty()) directory = ".";
+  const std::string base = path.filename().string();
+  std::vector<Sibling> siblings;
+  DirHandle dir(directory);
+  if (dir.get() == nullptr) return siblings;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (!IsRotatedName(entry->d_name, base)) continue;
+    std::string sibling = directory + "/" + entry->d_name;
+    // Tailed under its own name (a glob matching rotated names): read there.
+    if (tracked_.contains(sibling)) continue;
+    struct stat st {};
+    if (::stat(sibling.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    siblings.push_back(Sibling{.path = std::move(sibling),
+                               .dev = static_cast<std::uint64_t>(st.st_dev),
+                               .ino = static_cast<std::uint64_t>(st.st_ino),
+                               .size = static_cast<std::uint64_t>(st.st_size),
+                               .mtime = std::chrono::seconds(st.st_mtim.tv_sec) +
+                                        std::chrono::nanoseconds(st.st_mtim.tv_nsec)});
+  }
+  // Oldest first: the order in which the generations were written.
+  std::sort(siblings.begin(), siblings.end(),
+            [](const Sibling& a, const Sibling& b) { return a.mtime < b.mtime; });
+  return siblings;
+}
+
+void LogTailer::ScanSiblings(TrackedPath& tracked, const LineSink* sink, std::size_t* lines) {
+  tracked.siblings_scanned = true;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> known;
+  for (const Sibling& sibling : ListSiblings(tracked)) {
+    const auto identity = std::make_pair(sibling.dev, sibling.ino);
+    known.insert(identity);
+    if (sink == nullptr || tracked.known_generations.contains(identity) ||
+        IsOpen(sibling.dev, sibling.ino)) {
+      continue;
+    }
+    UniqueFd fd(::open(sibling.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    struct stat st {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 ||
+        static_cast<std::uint64_t>(st.st_ino) != sibling.ino ||
+        static_cast<std::uint64_t>(st.st_dev) != sibling.dev) {
+      continue;  // renamed again or unreadable: the next scan sees it
+    }
+    OpenFile file;
+    file.fd = std::move(fd);
+    file.dev = sibling.dev;
+    file.ino = sibling.ino;
+    file.last_growth = std::chrono::steady_clock::now();
+    ++tracked.stats.rotations;
+    ++tracked.stats.missed_generations;
+    ReadAvailable(tracked, file, *sink, *lines);
+    tracked.draining.push_back(std::move(file));
+  }
+  // What is not in the directory any more cannot come back (bounded memory); what is open stays.
+  const auto keep_open = [&known](const OpenFile& file) { known.emplace(file.dev, file.ino); };
+  if (tracked.current) keep_open(*tracked.current);
+  for (const OpenFile& file : tracked.draining) keep_open(file);
+  tracked.known_generations = std::move(known);
+}
+
+bool LogTailer::ReadFromCopy(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
+                             std::size_t& lines) {
+  if (file.offset == 0) return true;  // nothing read yet, nothing to miss
+  // logrotate's copy: a rotated sibling that starts with what we read and is at least as long.
+  const Sibling* copy = nullptr;
+  const std::vector<Sibling> siblings = ListSiblings(tracked);
+  for (const Sibling& sibling : siblings) {
+    if (sibling.size < file.offset || IsOpen(sibling.dev, sibling.ino)) continue;
+    if (copy == nullptr || sibling.mtime >= copy->mtime) {
+      UniqueFd fd(::open(sibling.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+      if (fd.get() >= 0 && StartsWith(fd.get(), file.fingerprint)) copy = &sibling;
+    }
+  }
+  if (copy == nullptr) return false;
+  UniqueFd fd(::open(copy->path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0 || !StartsWith(fd.get(), file.fingerprint) ||
+      ::lseek(fd.get(), static_cast<off_t>(file.offset), SEEK_SET) < 0) {
+    return false;
+  }
+  tracked.known_generations.emplace(copy->dev, copy->ino);
+  // Continue the same generation (its partial line included) from the copy, to the copy's end.
+  // A line the copy ends inside was finished after the copy was made: lost with the truncation.
+  UniqueFd original = std::exchange(file.fd, std::move(fd));
+  ReadAvailable(tracked, file, sink, lines);
+  file.fd = std::move(original);
+  return true;
 }
 
 std::uint64_t LogTailer::ReadAvailable(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
@@ -476,7 +626,7 @@ void LogTailer::SplitLines(TrackedPath& tracked, OpenFile& file, std::string_vie
   }
 }
 
-std::vector<FilePosition> LogTailer::CollectPositions() const {
+std::vector<FilePosition> LogTailer::Positions() const {
   std::vector<FilePosition> positions;
   for (const auto& [path, tracked] : tracked_) {
     if (tracked->current) {
@@ -500,12 +650,26 @@ std::vector<FilePosition> LogTailer::CollectPositions() const {
 bool LogTailer::SavePositions() {
   if (options_.position_file.empty()) return true;
   last_save_ = std::chrono::steady_clock::now();
-  const std::optional<std::string> error =
-      WritePositionFile(options_.position_file, CollectPositions());
-  if (!error) positions_dirty_ = false;
+  const bool saved = CommitPositions(Positions());
+  if (saved) positions_dirty_ = false;
+  return saved;
+}
+
+bool LogTailer::CommitPositions(const std::vector<FilePosition>& positions) {
+  if (options_.position_file.empty()) return true;
+  std::lock_guard save_lock(save_mutex_);
+  // A retired tailer's positions are older than its replacement's: writing them would make a
+  // restart count lines twice.
+  if (retired_) return true;
+  const std::optional<std::string> error = WritePositionFile(options_.position_file, positions);
   std::lock_guard lock(mutex_);
   save_error_ = error ? "cannot save positions: " + *error : "";
   return !error;
+}
+
+void LogTailer::Retire() {
+  std::lock_guard save_lock(save_mutex_);
+  retired_ = true;
 }
 
 std::string LogTailer::PositionFileError() const {

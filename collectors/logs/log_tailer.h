@@ -30,11 +30,14 @@ struct LogTailerOptions {
   // Lines longer than this (without the "\n" or "\r\n") are skipped and counted in
   // TailedFileStats::lines_too_long. Bounds the memory held for a partial line.
   std::size_t max_line_bytes = 64 * 1024;
-  // Empty: none. Otherwise positions are loaded from it at construction and saved to it by
-  // SavePositions(), by Poll() at most once per `position_save_interval` (zero: on every Poll that
-  // moved a position) and on destruction.
+  // Empty: none. Otherwise positions are loaded from it at construction and written to it by
+  // SavePositions() / CommitPositions(), and, with `autosave_positions`, by Poll() at most once
+  // per `position_save_interval` (zero: on every Poll that moved a position) and on destruction.
   std::string position_file;
   std::chrono::milliseconds position_save_interval = std::chrono::seconds(10);
+  // False: only the owner's SavePositions() / CommitPositions() write the position file, so that
+  // it can commit exactly the positions that match what it exported (see AccessLogCollector).
+  bool autosave_positions = true;
   // How long a rotated-away file stays open after it last grew. Writers reopen late: logrotate
   // creates the new file, then nginx gets SIGUSR1 and keeps writing to the old one until then.
   // Zero closes it at the first Poll that finds nothing new in it.
@@ -49,7 +52,12 @@ struct TailedFileStats {
   std::uint64_t lines_too_long = 0;  // skipped, longer than max_line_bytes
   std::uint64_t rotations = 0;       // path now names another file (rename, delete+create, symlink)
   std::uint64_t truncations = 0;     // same file, restarted from 0 (copytruncate)
-  std::uint64_t lag_bytes = 0;       // file size minus read offset at the end of the last Poll
+  // Truncations for which no copy was found next to the file (see ReadFromCopy): lines written
+  // between the last read and the truncation may be lost.
+  std::uint64_t truncations_without_copy = 0;
+  // Generations found under a rotated name that no Poll saw at the path (also in `rotations`).
+  std::uint64_t missed_generations = 0;
+  std::uint64_t lag_bytes = 0;        // file size minus read offset at the end of the last Poll
   double last_line_unix_seconds = 0;  // wall-clock time of the Poll that delivered the last line
   bool open = false;                  // a file is open for this path
   std::string error;                  // why the path cannot be read now ("open: Permission denied")
@@ -64,32 +72,48 @@ struct TailedFileStats {
 //   stays open ("draining") and is read on following polls until a Poll finds nothing new in it
 //   and it has not grown for `rotated_file_grace`, so lines the writer adds to the old file
 //   before it reopens (nginx before USR1) are not lost.
+// - Generations that came and went between two polls: when the path names another file, the
+//   directory is listed for rotated names of the path ("access.log.1", "access.log-20261129",
+//   "access.log_x"; not compressed ones: .gz .bz2 .xz .zst .lz4 .Z .zip). A regular file there
+//   that no Poll has opened and that was not there at the previous listing is such a generation:
+//   it is read from its start and drained like the others. Files under rotated names when the path
+//   is first tracked are history and never read.
 // - copytruncate: the file is smaller than the read offset, or its first bytes (a fingerprint of
-//   up to 256 bytes) changed. Reading restarts at 0.
+//   up to 256 bytes) changed. What had not been read yet is read from logrotate's copy, a file
+//   under a rotated name that starts with the same bytes and is at least as long as what was read
+//   (the newest such); then reading restarts at 0.
 // - Path gone: a renamed-away file is kept open until the path names a file again; a deleted file
 //   (no links left) is closed once a Poll finds nothing new in it.
 //
 // Exactness bounds (lines are neither lost nor delivered twice except here):
-// - Rename rotation: every generation of a path must be seen by at least one Poll while it is at
-//   the path (so: at least one Poll between two rotations). A generation created and rotated away
-//   between two polls is never read. Bytes written to a rotated-away file once it has been idle
-//   for `rotated_file_grace` (and a Poll has seen that) are lost: it has been closed.
-// - copytruncate: bytes appended after the offset reached by the last Poll before the truncation
-//   are lost (they are in the copy, which the tailer does not read). If the file has already grown
-//   back past the old offset and its first min(offset, 256) bytes are identical to the old ones,
-//   the truncation is not seen and the first `offset` bytes of the new content are skipped.
+// - Rename rotation: lost only if a generation was rotated away between two polls and then
+//   deleted, overwritten by a later rename, compressed, or moved to another directory before the
+//   next Poll (a Poll that sees the path change lists its directory). Lines of such found
+//   generations may come out after those of a younger one (counts are exact, order is not).
+//   Bytes written to a rotated-away file once it has been idle for `rotated_file_grace` (and a
+//   Poll has seen that) are lost: it has been closed. A file given a rotated name by hand while
+//   the tailer runs is read as a generation.
+// - copytruncate: with the copy next to the file, nothing is lost but what logrotate itself loses
+//   (bytes written between its copy and its truncation; a last line the copy ends inside).
+//   Without a copy, bytes appended after the offset reached by the last Poll before the
+//   truncation are lost, and TailedFileStats::truncations_without_copy counts the truncation. If
+//   the file has already grown back past the old offset and its first min(offset, 256) bytes are
+//   identical to the old ones, the truncation is not seen and the first `offset` bytes of the new
+//   content are skipped.
 // - A line without its final '\n' is held until the '\n' arrives (also in a rotated file being
 //   drained); it is dropped if its file is closed (see above) or truncated before that.
 // - Position file: positions are those of the last save; lines delivered after it are delivered
-//   again after a crash (not after a clean destruction, which saves). A file rotated away while
-//   the sidecar was down is not read again (its rest is lost); the new file is read from 0.
+//   again after a crash (with `autosave_positions`, also not after a clean destruction, which
+//   saves). A file rotated away while the sidecar was down is not read again (its rest is lost);
+//   the new file is read from 0.
 // - An existing file whose last line is incomplete at start (from its end) has that line skipped.
 //
 // Memory: one 256 KiB read buffer plus, per open file, at most max_line_bytes + 1 of partial line.
 //
-// Thread-safety: Poll(), SavePositions() and destruction must not run concurrently (call them from
-// the one polling thread). Stats() and PositionFileError() may be called from any thread at any
-// time. Not copyable or movable.
+// Thread-safety: Poll(), SavePositions(), Positions() and destruction must not run concurrently
+// (call them from the one polling thread, or under one lock). Stats(), PositionFileError(),
+// CommitPositions() and Retire() may be called from any thread at any time. Not copyable or
+// movable.
 class LogTailer {
  public:
   // Called once per complete line, without its "\n" and without a "\r" before it. Lines are bytes:
@@ -101,7 +125,8 @@ class LogTailer {
   // (problems are reported by PositionFileError(), never thrown) and opens the files that exist,
   // at their end, their saved position, or 0 with from_beginning.
   explicit LogTailer(LogTailerOptions options);
-  // Saves positions when a position file is configured; never throws.
+  // Saves positions when a position file is configured, `autosave_positions` is set and Retire()
+  // was not called; never throws.
   ~LogTailer();
   LogTailer(const LogTailer&) = delete;
   LogTailer& operator=(const LogTailer&) = delete;
@@ -118,8 +143,23 @@ class LogTailer {
 
   // Writes the position of every open file (and keeps the loaded positions of files not opened
   // yet) to the position file, atomically. Returns false, with the reason in PositionFileError(),
-  // on failure; true when saved or no position file is configured.
+  // on failure; true when saved or no position file is configured. After Retire(): writes
+  // nothing and returns true.
   bool SavePositions();
+
+  // The positions SavePositions() would write, as of the end of the last Poll (or construction).
+  // Poll-thread state: call it where Poll() cannot run (the polling thread, or under the lock the
+  // owner holds around Poll()).
+  std::vector<FilePosition> Positions() const;
+
+  // Writes `positions` (taken by Positions()) to the position file, atomically; same result as
+  // SavePositions(). May be called from any thread: writes are serialised, and none happens after
+  // Retire() has returned.
+  bool CommitPositions(const std::vector<FilePosition>& positions);
+
+  // From now on the position file is never written again by this tailer (not even on
+  // destruction): its replacement owns it. Waits for a write in progress. Any thread.
+  void Retire();
 
   // Why the position file was ignored at start or could not be saved last time; empty when fine
   // (a missing position file at start is fine: it is the first start).
@@ -128,6 +168,14 @@ class LogTailer {
  private:
   struct OpenFile;
   struct TrackedPath;
+  // A file next to a tracked path under a rotated name ("access.log.1").
+  struct Sibling {
+    std::string path;
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+    std::uint64_t size = 0;
+    std::chrono::nanoseconds mtime{};
+  };
 
   // Adds the literal paths and the current glob matches to tracked_.
   void ExpandPaths();
@@ -138,9 +186,18 @@ class LogTailer {
   // Reads `file` to its current end and delivers its complete lines; returns the bytes read.
   std::uint64_t ReadAvailable(TrackedPath& tracked, OpenFile& file, const LineSink& sink,
                               std::size_t& lines);
+  // Whether any tracked path has this file open (current or draining).
+  bool IsOpen(std::uint64_t dev, std::uint64_t ino) const;
+  // Rotated siblings of tracked.path, oldest first.
+  std::vector<Sibling> ListSiblings(const TrackedPath& tracked) const;
+  // Refreshes tracked.known_generations. With a sink, first opens and reads every rotated sibling
+  // that is neither known nor open (a missed generation), keeping it open as draining.
+  void ScanSiblings(TrackedPath& tracked, const LineSink* sink, std::size_t* lines);
+  // copytruncate: reads, from logrotate's copy next to the file (a rotated sibling that starts
+  // with the same bytes), what `file` had not read before the truncation. False when no copy.
+  bool ReadFromCopy(TrackedPath& tracked, OpenFile& file, const LineSink& sink, std::size_t& lines);
   void SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data, const LineSink& sink,
                   std::size_t& lines);
-  std::vector<FilePosition> CollectPositions() const;
   void PublishStats();
 
   const LogTailerOptions options_;
@@ -152,6 +209,10 @@ class LogTailer {
   std::chrono::steady_clock::time_point last_save_{};
   bool positions_dirty_ = false;
   double poll_unix_seconds_ = 0;
+
+  // Serialises position file writes (its ".tmp" is shared) and guards retired_.
+  std::mutex save_mutex_;
+  bool retired_ = false;
 
   // Shared with Stats() / PositionFileError() callers.
   mutable std::mutex mutex_;

@@ -80,23 +80,28 @@ void InotifyWaker::AddMissingWatches() {
   }
 }
 
-bool InotifyWaker::DrainEvents() {
+InotifyWaker::Events InotifyWaker::DrainEvents() {
   alignas(inotify_event) char buffer[16 * 1024];
-  bool any = false;
+  Events events;
   for (;;) {
     const ssize_t n = ::read(inotify_fd_, buffer, sizeof buffer);
     if (n <= 0) break;
-    any = true;
+    events.any = true;
     for (ssize_t offset = 0; offset < n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
       // A watched directory that went away (volume remounted) must be watched again when back.
       if (event->mask & IN_IGNORED) {
         std::fill(watched_.begin(), watched_.end(), false);
       }
+      // A file appeared, moved or went: a new generation of a log may be at its path, and it may
+      // be rotated away again within milliseconds.
+      if (event->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_Q_OVERFLOW)) {
+        events.names_changed = true;
+      }
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
     }
   }
-  return any;
+  return events;
 }
 
 bool InotifyWaker::Wait(std::stop_token stop) {
@@ -116,10 +121,11 @@ bool InotifyWaker::Wait(std::stop_token stop) {
   const auto earliest = last_wake_ + min_interval_;
   const auto deadline = now + fallback_interval_;
   bool event_seen = false;
+  bool names_changed = false;
   for (;;) {
     AddMissingWatches();
     auto current = std::chrono::steady_clock::now();
-    if (current >= deadline || (event_seen && current >= earliest)) break;
+    if (current >= deadline || (event_seen && current >= earliest) || names_changed) break;
     const auto until = event_seen ? earliest : deadline;
     const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(until - current).count();
     // Once an event is seen only stop can cut the wait short: watching inotify as well would spin
@@ -130,7 +136,9 @@ bool InotifyWaker::Wait(std::stop_token stop) {
     if (stop.stop_requested()) return false;
     if (ready < 0 && errno != EINTR) break;
     if (!event_seen && ready > 0 && (fds[1].revents & POLLIN)) {
-      event_seen = DrainEvents();
+      const Events events = DrainEvents();
+      event_seen = events.any;
+      names_changed = events.names_changed;
     }
   }
   last_wake_ = std::chrono::steady_clock::now();

@@ -45,8 +45,10 @@ class IntervalWaker final : public Waker {
 // covers what inotify misses: directories that do not exist yet (retried on every Wait), glob
 // patterns with wildcards in their directory part, and network file systems.
 //
-// Bursts of events are coalesced: Wait() returns at most once per `min_interval`, so a writer at
-// full speed does not turn the loop into a busy one.
+// Bursts of writes are coalesced: Wait() returns at most once per `min_interval`, so a writer at
+// full speed does not turn the loop into a busy one. A file created, moved or deleted in a
+// watched directory wakes it at once: a new generation of a log is opened as soon as it appears,
+// not after the coalescing delay.
 //
 // Owns an inotify fd and an eventfd (closed on destruction). Thread-safety: Wait() from one thread
 // at a time.
@@ -65,8 +67,12 @@ class InotifyWaker final : public Waker {
 
  private:
   void AddMissingWatches();
-  // Reads and discards pending events; returns whether there were any.
-  bool DrainEvents();
+  struct Events {
+    bool any = false;
+    bool names_changed = false;  // a file was created, moved or deleted
+  };
+  // Reads and discards pending events.
+  Events DrainEvents();
 
   const std::chrono::milliseconds fallback_interval_;
   const std::chrono::milliseconds min_interval_;

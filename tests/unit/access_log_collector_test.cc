@@ -132,6 +132,7 @@ TEST_CASE("access_log counts requests by status and the pipeline per file", "[ac
   CHECK(Value(families, "sidecar_exporter_log_lines_too_long_total", file) == 0);
   CHECK(Value(families, "sidecar_exporter_log_rotations_total", file) == 0);
   CHECK(Value(families, "sidecar_exporter_log_truncations_total", file) == 0);
+  CHECK(Value(families, "sidecar_exporter_log_truncations_without_copy_total", file) == 0);
   CHECK(Value(families, "sidecar_exporter_log_lag_bytes", file) == 0);
   CHECK(Value(families, "sidecar_exporter_log_bytes_read_total", file) ==
         static_cast<double>(testing::ReadFile(log).size()));
