@@ -49,6 +49,9 @@ class CollectorRunner {
   // whose deadline passes while it waits gets an error result of its own.
   std::shared_ptr<const CollectResult> Collect(const CollectContext& context);
 
+  // Callers waiting for the run in flight to share its result.
+  std::size_t Joiners() const { return flight_.Joiners(); }
+
   // The state, with the collector's summary for people filled in.
   CollectorState State() const;
   // Counts series of this collector that the exposition refused (see CollectorState).

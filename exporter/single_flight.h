@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,10 +25,11 @@ class SingleFlight {
     std::unique_lock lock(mutex_);
     if (in_flight_) {
       const std::uint64_t joined = generation_;
-      if (finished_.wait_until(lock, deadline, [&] { return generation_ != joined; })) {
-        return last_;
-      }
-      return nullptr;
+      ++joiners_;
+      const bool finished =
+          finished_.wait_until(lock, deadline, [&] { return generation_ != joined; });
+      --joiners_;
+      return finished ? last_ : nullptr;
     }
     in_flight_ = true;
     in_flight_deadline_ = deadline;
@@ -41,6 +43,12 @@ class SingleFlight {
     }
     Finish(result);
     return result;
+  }
+
+  // Callers waiting for the run in flight (for the status page and tests).
+  std::size_t Joiners() const {
+    std::lock_guard lock(mutex_);
+    return joiners_;
   }
 
   // The deadline of the run in flight, if there is one.
@@ -64,6 +72,7 @@ class SingleFlight {
   bool in_flight_ = false;
   std::chrono::steady_clock::time_point in_flight_deadline_;
   std::uint64_t generation_ = 0;  // counts finished runs; joiners wait for it to move
+  std::size_t joiners_ = 0;
   std::shared_ptr<const T> last_;
 };
 

@@ -139,7 +139,15 @@ collectors:
     url: ftp://x
     max_response_bytes: 3
 )");
-  CHECK(errors.size() == 3);
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].line == 2);
+  CHECK(errors[0].field == "global.timeout");
+  CHECK_THAT(errors[0].message, Catch::Contains("invalid duration \"soon\""));
+  CHECK(errors[1].line == 6);
+  CHECK(errors[1].field == "collectors[0].url");
+  CHECK_THAT(errors[1].message, Catch::Contains("invalid URL \"ftp://x\""));
+  CHECK(errors[2].line == 7);
+  CHECK(errors[2].field == "collectors[0].max_response_bytes");
 }
 
 TEST_CASE("invalid YAML and empty files", "[config]") {

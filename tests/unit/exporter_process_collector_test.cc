@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
@@ -22,6 +23,19 @@ std::map<std::string, double> Values(const CollectResult& result) {
 }
 
 TEST_CASE("process metrics describe this process", "[process]") {
+  // A known, finite soft limit on open files (lowering it needs no privilege), restored after.
+  // Linux never has an infinite RLIMIT_NOFILE (it is capped by fs.nr_open), so the collector's
+  // branch that leaves process_max_fds out cannot be reached here.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit lowered = saved;
+  lowered.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 1000);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  struct RestoreLimit {
+    rlimit limit;
+    ~RestoreLimit() { setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{saved};
+
   ExporterProcessCollector collector;
   auto before = Values(collector.Collect({}));
   REQUIRE(before.size() == 6);
@@ -31,9 +45,7 @@ TEST_CASE("process metrics describe this process", "[process]") {
   CHECK(before["process_start_time_seconds"] <= now + 1);
   CHECK(before["process_resident_memory_bytes"] > 1 << 20);
   CHECK(before["process_virtual_memory_bytes"] >= before["process_resident_memory_bytes"]);
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  CHECK(before["process_max_fds"] == static_cast<double>(limit.rlim_cur));
+  CHECK(before["process_max_fds"] == static_cast<double>(lowered.rlim_cur));
 
   // Opening descriptors shows up exactly.
   int fds[5];
