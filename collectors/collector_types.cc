@@ -4,6 +4,7 @@
 #include "collectors/logs/access_log_options.h"
 #include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
+#include "collectors/system/process_collector.h"
 
 namespace sidecar {
 
@@ -20,6 +21,8 @@ const std::vector<CollectorType>& CollectorTypes() {
        DecodeHttpProbe},
       {"tcp_probe", "TCP connection and query/response check, as blackbox_exporter's tcp module",
        DecodeTcpProbe},
+      // The pod as the sidecar sees it.
+      {"process", "the main container's processes through a shared PID namespace", DecodeProcess},
   };
   return kTypes;
 }

@@ -10,8 +10,8 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev
   libsimdjson-dev zlib1g-dev catch2
   # real peers for the demo, the tests and the benchmarks
-  nginx prometheus prometheus-nginx-exporter mtail wrk curl procps bc python3
-  redis-server prometheus-blackbox-exporter openssl
+  nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
+  python3 redis-server prometheus-blackbox-exporter openssl
   "$@"
 )
 

@@ -170,6 +170,22 @@ const service = find(base, "Service");
 if (deployment) checkHardenedPod(deployment, "k8s/base Deployment", { nativeSidecar: true });
 const classicDeployment = find(classic, "Deployment");
 if (classicDeployment) checkHardenedPod(classicDeployment, "classic-sidecar Deployment", { nativeSidecar: false });
+const processNs = find(rendered["k8s/overlays/process-namespace"], "Deployment");
+check(processNs, "k8s/overlays/process-namespace renders a Deployment");
+if (processNs) {
+  checkHardenedPod(processNs, "process-namespace Deployment", { nativeSidecar: true });
+  check(podSpecOf(processNs).shareProcessNamespace === true, "process-namespace: shareProcessNamespace is true");
+  const cm = find(rendered["k8s/overlays/process-namespace"], "ConfigMap");
+  const names = (rendered["k8s/overlays/process-namespace"] ?? []).filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name);
+  const exporterCm = (rendered["k8s/overlays/process-namespace"] ?? []).find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("sidecar-exporter-config"));
+  const mounted = podSpecOf(processNs).volumes.find((v) => v.name === "exporter-config")?.configMap?.name;
+  check(cm && exporterCm && mounted === exporterCm.metadata.name, `process-namespace: the exporter mounts its generated ConfigMap (${names.join(", ")})`);
+  const conf = YAML.parse(exporterCm?.data?.["config.yaml"] ?? "{}");
+  const baseConf = YAML.parse(readFileSync(join(k8s, "base/config.yaml"), "utf8"));
+  check(JSON.stringify(conf.collectors?.slice(0, baseConf.collectors.length)) === JSON.stringify(baseConf.collectors),
+    "process-namespace: config.yaml holds k8s/base/config.yaml's collectors");
+  check(conf.collectors?.some((c) => c.type === "process" && c.match?.comm === "nginx"), "process-namespace: a process collector matches nginx");
+}
 const pod = find(standalone["k8s/pod-with-sidecar.yaml"], "Pod");
 check(pod, "k8s/pod-with-sidecar.yaml has a Pod");
 if (pod) checkHardenedPod(pod, "pod-with-sidecar.yaml Pod", { nativeSidecar: true });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
-# seeded from the real Apache log in tests/data, JSON lines, a stub_status page and the example configs.
+# seeded from the real Apache log in tests/data, JSON lines, a stub_status page, the example configs
+# and this machine's /proc files.
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
@@ -15,7 +16,7 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 
 source scripts/lib.sh
 start_session sidecar-fuzz
-mkdir -p "$work/lines" "$work/stub" "$work/config"
+mkdir -p "$work/lines" "$work/stub" "$work/config" "$work/procfs"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -24,8 +25,10 @@ done < <(awk 'NR % 50 == 1' "$data")
 printf '{"remote_addr":"::1","request":"GET /a?b=1 HTTP/1.1","status":200,"body_bytes_sent":5,"request_time":0.01,"http_user_agent":"x\\u00e9"}' >"$work/lines/json"
 printf 'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n' >"$work/stub/nginx"
 cp examples/*.yaml "$work/config/"
+for file in stat status limits smaps_rollup io; do cat "/proc/self/$file" >"$work/procfs/$file" 2>/dev/null || true; done
+cat /proc/stat >"$work/procfs/proc-stat"
 
-for target in log_line_fuzz:lines stub_status_fuzz:stub config_fuzz:config; do
+for target in log_line_fuzz:lines stub_status_fuzz:stub config_fuzz:config procfs_fuzz:procfs; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -87,7 +88,7 @@ PromtoolCheck CheckWithPromtool(const std::string& exposition) {
   return check;
 }
 
-NginxServer::NginxServer() {
+NginxServer::NginxServer(int worker_processes) : worker_processes_(worker_processes) {
   std::filesystem::create_directories(dir_ / "logs");
   std::filesystem::create_directories(dir_ / "tmp");
 }
@@ -108,7 +109,8 @@ void NginxServer::Start() {
     const std::string user = geteuid() == 0 ? "user root root;\n" : "";
     WriteFile(dir_ / "nginx.conf", user + R"(daemon off;
 master_process on;
-worker_processes 1;
+worker_processes )" + std::to_string(worker_processes_) +
+                                       R"(;
 pid )" + root + R"(/nginx.pid;
 error_log )" + root + R"(/logs/error.log warn;
 events { worker_connections 256; }
@@ -151,7 +153,15 @@ http {
         std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", root, "-e",
                                  (dir_ / "logs" / "error.log").string()},
         dir_ / "logs" / "stdout.log");
-    if (WaitForPort(port_, std::chrono::seconds(5)) && process_->Running()) return;
+    if (WaitForPort(port_, std::chrono::seconds(5)) && process_->Running()) {
+      // The master listens before it forks its workers; tests that count processes need them.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (worker_pids().size() < static_cast<size_t>(worker_processes_) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (process_->Running()) return;
+    }
     process_.reset();
   }
   throw std::runtime_error("nginx did not start; see " + (dir_ / "logs").string());
@@ -169,6 +179,75 @@ void NginxServer::ReopenLogs() {
   }
 }
 
+int NginxServer::master_pid() const {
+  if (!process_) throw std::runtime_error("nginx is not running");
+  return process_->pid();
+}
+
+std::vector<int> NginxServer::worker_pids() const {
+  const int master = master_pid();
+  std::vector<int> workers;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;  // exited meanwhile
+    // "pid (comm) state ppid ...": the comm may hold spaces, so read after its last ')'.
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string state;
+    int ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == master) workers.push_back(std::stoi(name));
+  }
+  return workers;
+}
+
+void NginxServer::Crash() {
+  const std::vector<int> workers = worker_pids();
+  process_->Signal(SIGKILL);  // first, or it would fork new workers for the killed ones
+  process_->Wait(std::chrono::seconds(5));
+  process_.reset();
+  for (const int worker : workers) kill(worker, SIGKILL);
+  // A killed nginx leaves its Unix socket behind, which would fail the next bind().
+  std::filesystem::remove(unix_socket());
+  // Orphans are reaped by init; a zombie no longer holds anything.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (const int worker : workers) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line) || line.substr(line.rfind(')') + 2, 1) == "Z") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+ProcessExporterServer::ProcessExporterServer(const std::string& config_yaml) {
+  WriteFile(dir_ / "config.yaml", config_yaml);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = FreePort();
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"prometheus-process-exporter", "-config.path",
+                                 (dir_ / "config.yaml").string(), "-web.listen-address",
+                                 "127.0.0.1:" + std::to_string(port_)},
+        dir_ / "process-exporter.log");
+    if (WaitForPort(port_, std::chrono::seconds(10)) && process_->Running()) return;
+    process_.reset();
+  }
+  throw std::runtime_error("prometheus-process-exporter did not start: " +
+                           ReadFile(dir_ / "process-exporter.log"));
+}
+
+std::map<std::string, double> ProcessExporterServer::Metrics() const {
+  const HttpResult result = HttpGet("http://127.0.0.1:" + std::to_string(port_) + "/metrics");
+  if (result.status != 200) {
+    throw std::runtime_error("GET process-exporter /metrics: " + std::to_string(result.status) +
+                             " " + result.error);
+  }
+  return ParseMetrics(result.body);
+}
+
 void NginxServer::Stop() {
   if (!process_) return;
   process_->Signal(SIGQUIT);  // graceful: finishes requests in flight and writes the log
@@ -178,11 +257,23 @@ void NginxServer::Stop() {
 }
 
 ExporterProcess::ExporterProcess(const std::string& config_yaml,
-                                 std::vector<std::string> extra_args)
+                                 std::vector<std::string> extra_args,
+                                 std::vector<std::string> command_prefix)
     : config_file_(dir_ / "config.yaml") {
   WriteFile(config_file_, config_yaml);
-  std::vector<std::string> argv = {SIDECAR_EXPORTER_BIN, "--config.file=" + config_file_.string(),
-                                   "--web.listen-address=127.0.0.1:0"};
+  if (!command_prefix.empty()) {
+    using std::filesystem::perms;
+    std::filesystem::permissions(dir_.path(), perms::others_read | perms::others_exec,
+                                 std::filesystem::perm_options::add);
+    std::filesystem::permissions(config_file_, perms::others_read,
+                                 std::filesystem::perm_options::add);
+  }
+  std::vector<std::string> argv = std::move(command_prefix);
+  for (const std::string& arg :
+       {std::string(SIDECAR_EXPORTER_BIN), "--config.file=" + config_file_.string(),
+        std::string("--web.listen-address=127.0.0.1:0")}) {
+    argv.push_back(arg);
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_ / "exporter.log");
   if (!process_->WaitForLog("msg=ready", std::chrono::seconds(10))) {

@@ -44,12 +44,18 @@ PromtoolCheck CheckWithPromtool(const std::string& exposition);
 // (200, 201, 204, 301, 304, 400, 401, 403, 404, 429, 500, 502, 503, 504).
 class NginxServer {
  public:
-  NginxServer();
+  explicit NginxServer(int worker_processes = 1);
   ~NginxServer();
   // Adds directives to the http block (more server blocks, say) before Start().
   void AddHttpConfig(const std::string& directives) { extra_http_config_ += directives + "\n"; }
   void Start();
   void Stop();
+  // Kills the master and its workers with SIGKILL, as a container runtime does when the main
+  // container dies, and waits until they are gone. Start() brings nginx back.
+  void Crash();
+  // The master's pid and its workers' (read from /proc).
+  int master_pid() const;
+  std::vector<int> worker_pids() const;
   // Asks nginx to reopen its log files (SIGUSR1, what logrotate's postrotate does) and waits
   // until the access log exists again.
   void ReopenLogs();
@@ -62,16 +68,32 @@ class NginxServer {
 
  private:
   TempDir dir_;
+  int worker_processes_;
   int port_ = 0;
   std::string extra_http_config_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// Debian's prometheus-process-exporter on an ephemeral port with `config_yaml` (its
+// process_names format) as its config file.
+class ProcessExporterServer {
+ public:
+  explicit ProcessExporterServer(const std::string& config_yaml);
+  std::map<std::string, double> Metrics() const;
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
 
 // The exporter binary under test, on an ephemeral port, with `config_yaml` as its config file.
 class ExporterProcess {
  public:
-  explicit ExporterProcess(const std::string& config_yaml,
-                           std::vector<std::string> extra_args = {});
+  // `command_prefix` runs the exporter through another command (such as setpriv to drop to
+  // another user); the config file is then made readable by everyone.
+  explicit ExporterProcess(const std::string& config_yaml, std::vector<std::string> extra_args = {},
+                           std::vector<std::string> command_prefix = {});
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::map<std::string, double> Metrics();

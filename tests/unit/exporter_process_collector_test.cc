@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <map>
+
+#include "tests/support/temp_dir.h"
 
 namespace sidecar {
 namespace {
@@ -60,6 +63,24 @@ TEST_CASE("process metrics describe this process", "[process]") {
   while (std::chrono::steady_clock::now() < until) spin = spin + 1;
   CHECK(Values(collector.Collect({}))["process_cpu_seconds_total"] >
         before["process_cpu_seconds_total"]);
+}
+
+TEST_CASE("the boot time is found beyond 16 KiB of /proc/stat", "[process]") {
+  // Nodes with many CPUs and interrupts have a /proc/stat far larger than a page; btime comes
+  // after the per-CPU and interrupt lines.
+  testing::TempDir root;
+  std::string stat = "cpu  1 2 3 4 5 6 7 8 9 10\n";
+  for (int cpu = 0; cpu < 512; ++cpu) {
+    stat += "cpu" + std::to_string(cpu) + " 11111 22222 33333 44444 55555 66 77 88 99 0\n";
+  }
+  stat += "intr " + std::string(20000, '0') + "\nctxt 1\nbtime 1700000000\nprocesses 5\n";
+  REQUIRE(stat.size() > 32 * 1024);
+  testing::WriteFile(root / "stat", stat);
+  std::filesystem::create_directory_symlink("/proc/self", root / "self");
+  ExporterProcessCollector collector(root.path());
+  const double start = Values(collector.Collect({}))["process_start_time_seconds"];
+  CHECK(start > 1700000000);
+  CHECK(start < 1700000000 + 10 * 365 * 86400.0);
 }
 
 }  // namespace
