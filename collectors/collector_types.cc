@@ -1,5 +1,6 @@
 #include "collectors/collector_types.h"
 
+#include "collectors/http/apache_status_collector.h"
 #include "collectors/http/nginx_status_collector.h"
 #include "collectors/logs/access_log_options.h"
 #include "collectors/probes/http_probe_collector.h"
@@ -13,6 +14,8 @@ const std::vector<CollectorType>& CollectorTypes() {
       // Status pages over HTTP.
       {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus,
        true},
+      {"apache_status", "Apache httpd mod_status ?auto page over HTTP or a Unix socket",
+       DecodeApacheStatus, true},
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
       // Active checks of the main container.

@@ -12,6 +12,7 @@ packages=(
   # real peers for the demo, the tests and the benchmarks
   nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
   python3 redis-server prometheus-blackbox-exporter openssl
+  apache2 prometheus-apache-exporter php8.2-fpm
   "$@"
 )
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
-# seeded from the real Apache log in tests/data, JSON lines, a stub_status page, the example configs
-# and this machine's /proc files.
+# seeded from the real Apache log in tests/data, JSON lines, a stub_status page, mod_status pages,
+# the example configs and this machine's /proc files.
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
@@ -16,7 +16,7 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 
 source scripts/lib.sh
 start_session sidecar-fuzz
-mkdir -p "$work/lines" "$work/stub" "$work/config" "$work/procfs"
+mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/config" "$work/procfs"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -27,8 +27,9 @@ printf 'Active connections: 291 \nserver accepts handled requests\n 16630948 166
 cp examples/*.yaml "$work/config/"
 for file in stat status limits smaps_rollup io; do cat "/proc/self/$file" >"$work/procfs/$file" 2>/dev/null || true; done
 cat /proc/stat >"$work/procfs/proc-stat"
+cp tests/data/apache_status/*.txt "$work/apache/"
 
-for target in log_line_fuzz:lines stub_status_fuzz:stub config_fuzz:config procfs_fuzz:procfs; do
+for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache config_fuzz:config procfs_fuzz:procfs; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"

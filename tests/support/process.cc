@@ -67,7 +67,11 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Each child leads its own process group: Apache's parent signals its whole group when it
+  // stops, which would otherwise take the test down with it.
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   auto pointers = CStrings(argv);
   const int error =
       posix_spawn(&pid_, executable.c_str(), &actions, &attributes, pointers.data(), environ);
@@ -78,7 +82,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
 
 ChildProcess::~ChildProcess() {
   if (!exit_code_ && pid_ > 0) {
-    kill(pid_, SIGKILL);
+    kill(-pid_, SIGKILL);  // its whole group: Apache's or nginx's workers too
     Wait(std::chrono::seconds(5));
   }
 }
