@@ -1,6 +1,7 @@
 #include "exporter/app.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <future>
 
 #include "collectors/core/family_set.h"
@@ -22,7 +23,10 @@ constexpr std::chrono::milliseconds kScrapeTimeoutOffset{250};
 }  // namespace
 
 App::App(AppOptions options, Logger& logger)
-    : options_(std::move(options)), logger_(logger), started_(std::chrono::system_clock::now()) {}
+    : options_(std::move(options)),
+      logger_(logger),
+      started_(std::chrono::system_clock::now()),
+      status_history_(kStatusHistoryCapacity) {}
 
 App::~App() { Stop(); }
 
@@ -41,6 +45,7 @@ bool App::Start() {
       {options_.telemetry_path, [this](const auto& request) { return ServeMetrics(request); }},
       {"/healthz", [this](const auto& request) { return ServeHealthz(request); }},
       {"/readyz", [this](const auto& request) { return ServeReadyz(request); }},
+      {"/api/v1/status", [this](const auto& request) { return ServeStatusJson(request); }},
   };
   // The status page lives at "/", unless the metrics themselves were put there.
   routes.emplace("/", [this](const auto& request) { return ServeStatusPage(request); });
@@ -67,6 +72,7 @@ bool App::Start() {
     return false;
   }
   ready_ = true;
+  status_sampler_ = std::jthread([this](std::stop_token stop) { SampleStatus(stop); });
   logger_.Info("ready", {{"collectors", std::to_string(load.config->collectors.size())},
                          {"version", Version()},
                          {"revision", Revision()}});
@@ -145,6 +151,10 @@ void App::Stop() {
   stop_.request_stop();
   ready_ = false;
   server_.reset();
+  if (status_sampler_.joinable()) {
+    status_sampler_.request_stop();
+    status_sampler_.join();
+  }
   std::lock_guard lock(mutex_);
   active_.reset();
 }
@@ -152,6 +162,25 @@ void App::Stop() {
 std::shared_ptr<const App::Active> App::Snapshot() const {
   std::lock_guard lock(mutex_);
   return active_;
+}
+
+std::vector<std::shared_ptr<const CollectResult>> App::CollectAll(
+    const Active& active, std::chrono::steady_clock::time_point deadline) {
+  std::vector<std::shared_ptr<const CollectResult>> results(active.runners.size());
+  const auto collect = [&](size_t i) {
+    CollectContext context;
+    context.deadline = std::min(deadline, std::chrono::steady_clock::now() + active.timeout);
+    context.stop = stop_.get_token();
+    results[i] = active.runners[i]->Collect(context);
+  };
+  // Collectors run concurrently so that one slow source does not delay the others.
+  std::vector<std::future<void>> pending;
+  for (size_t i = 1; i < active.runners.size(); ++i) {
+    pending.push_back(std::async(std::launch::async, collect, i));
+  }
+  if (!active.runners.empty()) collect(0);
+  for (auto& future : pending) future.get();
+  return results;
 }
 
 std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::time_point deadline) {
@@ -173,21 +202,7 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
       "the same name with another type).",
       MetricType::Counter);
   if (active) {
-    std::vector<std::shared_ptr<const CollectResult>> results(active->runners.size());
-    const auto collect = [&](size_t i) {
-      CollectContext context;
-      context.deadline = std::min(deadline, std::chrono::steady_clock::now() + active->timeout);
-      context.stop = stop_.get_token();
-      results[i] = active->runners[i]->Collect(context);
-    };
-    // Collectors run concurrently so that one slow source does not delay the others.
-    std::vector<std::future<void>> pending;
-    for (size_t i = 1; i < active->runners.size(); ++i) {
-      pending.push_back(std::async(std::launch::async, collect, i));
-    }
-    if (!active->runners.empty()) collect(0);
-    for (auto& future : pending) future.get();
-
+    const auto results = CollectAll(*active, deadline);
     for (size_t i = 0; i < active->runners.size(); ++i) {
       CollectorRunner& runner = *active->runners[i];
       runner.CountTypeClashes(families.AddAll(results[i]->families));
@@ -238,6 +253,7 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
 }
 
 HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
+  ++scrapes_total_;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
   if (request.scrape_timeout_seconds) {
     const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -305,11 +321,33 @@ HttpReply App::ServeReadyz(const HttpRequestInfo&) {
   return reply;
 }
 
-HttpReply App::ServeStatusPage(const HttpRequestInfo&) {
-  // A person looking at the page wants current states, so it runs the collectors like a scrape
-  // would (sharing any run already in flight).
-  const auto active = Snapshot();
-  if (active) Gather(std::chrono::steady_clock::now() + active->timeout);
+void App::SampleStatus(std::stop_token stop) {
+  // The samples are what a scrape would see, so they share runs in flight with scrapes and cost
+  // the main container at most one extra status fetch per interval.
+  StatusSampler sampler;
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.stop_requested()) {
+    if (const auto active = Snapshot()) {
+      const auto results = CollectAll(*active, std::chrono::steady_clock::now() + active->timeout);
+      std::vector<CollectorOutput> outputs;
+      for (size_t i = 0; i < results.size(); ++i) {
+        const CollectorRunner& runner = *active->runners[i];
+        outputs.push_back({runner.name(), runner.type(), !results[i]->error,
+                           runner.State().last_duration_seconds, &results[i]->families});
+      }
+      const auto process = process_collector_.Collect(CollectContext{});
+      status_history_.Add(sampler.Sample(std::chrono::system_clock::now(), outputs,
+                                         process.families, static_cast<double>(scrapes_total_)));
+    }
+    next += kStatusSampleInterval;
+    std::unique_lock lock(mutex);
+    wake.wait_until(lock, stop, next, [] { return false; });
+  }
+}
+
+StatusPageData App::PageData() const {
   StatusPageData data;
   data.version = Version();
   data.revision = Revision();
@@ -326,13 +364,45 @@ HttpReply App::ServeStatusPage(const HttpRequestInfo&) {
   data.health = health.empty() ? "ok" : health;
   const std::string readiness = ReadinessProblem();
   data.readiness = readiness.empty() ? "ready" : readiness;
-  if (active) {
+  if (const auto active = Snapshot()) {
     for (const auto& runner : active->runners) data.collectors.push_back(runner->State());
   }
+  return data;
+}
+
+HttpReply App::ServeStatusPage(const HttpRequestInfo& request) {
+  // The page shows the history the sampler keeps; loading it runs no collector.
+  const auto history = status_history_.Snapshots();
+  const StatusReport report =
+      BuildStatusReport(PageData(), history, kStatusSampleInterval, status_history_.capacity(),
+                        status_history_.ApproximateBytes());
   HttpReply reply;
-  reply.content_type = "text/html; charset=utf-8";
-  reply.body = RenderStatusPage(data);
   reply.compressible = true;
+  reply.headers.emplace_back("Cache-Control", "no-store");
+  reply.headers.emplace_back("Vary", "Accept");
+  if (PrefersPlainText(request.accept)) {
+    reply.body = RenderStatusText(report);
+    return reply;
+  }
+  reply.content_type = "text/html; charset=utf-8";
+  // Nothing on the page may load from anywhere: no script, no remote style, font or image.
+  reply.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  const bool stop_refresh = request.query.find("refresh=0") != std::string::npos;
+  reply.body = RenderStatusPage(report, stop_refresh ? 0 : 10);
+  return reply;
+}
+
+HttpReply App::ServeStatusJson(const HttpRequestInfo&) {
+  const auto history = status_history_.Snapshots();
+  HttpReply reply;
+  reply.content_type = "application/json";
+  reply.compressible = true;
+  reply.headers.emplace_back("Cache-Control", "no-store");
+  reply.body = RenderStatusJson(BuildStatusReport(PageData(), history, kStatusSampleInterval,
+                                                  status_history_.capacity(),
+                                                  status_history_.ApproximateBytes()));
   return reply;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "exporter/http_server.h"
 #include "exporter/logger.h"
 #include "exporter/single_flight.h"
+#include "exporter/status_history.h"
+#include "exporter/status_report.h"
 
 namespace sidecar {
 
@@ -61,8 +64,14 @@ class App {
   // Throws when a collector cannot be built.
   std::shared_ptr<const Active> Build(const Config& config, const Active* previous);
   std::shared_ptr<const Active> Snapshot() const;
+  // Runs every collector of `active` concurrently; one result per runner.
+  std::vector<std::shared_ptr<const CollectResult>> CollectAll(
+      const Active& active, std::chrono::steady_clock::time_point deadline);
   // Runs every collector (concurrently) and adds the exporter's own metrics.
   std::vector<prometheus::MetricFamily> Gather(std::chrono::steady_clock::time_point deadline);
+  // The status page's history: a snapshot every kStatusSampleInterval until stopped.
+  void SampleStatus(std::stop_token stop);
+  StatusPageData PageData() const;
   std::string HealthProblem() const;
   std::string ReadinessProblem() const;
 
@@ -70,6 +79,7 @@ class App {
   HttpReply ServeHealthz(const HttpRequestInfo& request);
   HttpReply ServeReadyz(const HttpRequestInfo& request);
   HttpReply ServeStatusPage(const HttpRequestInfo& request);
+  HttpReply ServeStatusJson(const HttpRequestInfo& request);
 
   const AppOptions options_;
   Logger& logger_;
@@ -86,6 +96,11 @@ class App {
   std::string last_reload_error_;
   double last_reload_success_unix_seconds_ = 0;
   std::uint64_t reload_failures_total_ = 0;
+  std::atomic<std::uint64_t> scrapes_total_{0};
+
+  // The status page's snapshots: 30 minutes' worth at one per kStatusSampleInterval.
+  StatusHistory status_history_;
+  std::jthread status_sampler_;  // stopped and joined in Stop(), before the collectors go
 
   // Last member: destroyed first, so that no handler runs while the rest is torn down.
   std::unique_ptr<HttpServer> server_;

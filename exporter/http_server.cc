@@ -182,6 +182,8 @@ class HttpServer::Dispatcher final : public CivetHandler {
     if (const char* encoding = mg_get_header(conn, "Accept-Encoding")) {
       request.accepts_gzip = AcceptsGzip(encoding);
     }
+    if (const char* accept = mg_get_header(conn, "Accept")) request.accept = accept;
+    if (info->query_string != nullptr) request.query = info->query_string;
     if (const char* timeout = mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds")) {
       double seconds = 0;
       const auto [end, ec] = std::from_chars(timeout, timeout + std::strlen(timeout), seconds);

@@ -17,6 +17,8 @@ struct HttpRequestInfo {
   std::string method;
   std::string path;
   bool accepts_gzip = false;
+  std::string accept;  // the Accept header, for handlers that answer in several formats
+  std::string query;   // the query string, without "?"
   // Prometheus tells its scrape timeout in X-Prometheus-Scrape-Timeout-Seconds.
   std::optional<double> scrape_timeout_seconds;
 };

@@ -1,32 +1,32 @@
 #pragma once
 
-#include <chrono>
 #include <string>
-#include <vector>
+#include <string_view>
 
-#include "exporter/collector_runner.h"
+#include "exporter/status_report.h"
 
 namespace sidecar {
 
-struct StatusPageData {
-  std::string version;
-  std::string revision;
-  std::chrono::system_clock::time_point started;
-  std::chrono::system_clock::time_point now;
-  std::string config_file;
-  bool last_reload_successful = true;
-  std::string last_reload_error;
-  std::string telemetry_path;
-  std::string health;     // "ok" or why /healthz fails
-  std::string readiness;  // "ready" or why /readyz fails
-  std::vector<CollectorState> collectors;
-};
+// The three faces of the status report, one per audience:
+//
+// RenderStatusPage: the HTML page served at "/" for a person on `kubectl port-forward`.
+// Self-contained (no script, no external asset: charts are inline SVG drawn here), refreshes
+// itself every `refresh_seconds` (0: not at all), escaped, since label values and error texts
+// come from the main container's logs and status pages.
+std::string RenderStatusPage(const StatusReport& report, int refresh_seconds);
 
-// The HTML page served at "/" for a person on `kubectl port-forward`. Self-contained (no
-// scripts, no external assets) and escaped, since error texts come from the main container.
-std::string RenderStatusPage(const StatusPageData& data);
+// RenderStatusJson: /api/v1/status. Field names are stable (documented in the README); rates
+// and shares with no traffic are null.
+std::string RenderStatusJson(const StatusReport& report);
+
+// RenderStatusText: "/" with `Accept: text/plain`, a one-screen summary for a terminal.
+std::string RenderStatusText(const StatusReport& report);
 
 // Escapes text for HTML element content and attribute values.
 std::string HtmlEscape(std::string_view text);
+
+// Which face an Accept header asks for: text when it names text/plain before text/html (or
+// without it), HTML otherwise (browsers send text/html first).
+bool PrefersPlainText(std::string_view accept);
 
 }  // namespace sidecar

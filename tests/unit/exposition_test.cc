@@ -6,7 +6,6 @@
 #include "collectors/core/metric_family_builder.h"
 #include "exporter/http_server.h"
 #include "exporter/metric_families.h"
-#include "exporter/status_page.h"
 
 namespace sidecar {
 namespace {
@@ -80,30 +79,6 @@ TEST_CASE("listen addresses convert to CivetWeb's form", "[exposition]") {
   CHECK(ToCivetListeningPort("10113").empty());
   CHECK(ToCivetListeningPort(":99999").empty());
   CHECK(ToCivetListeningPort("a:b").empty());
-}
-
-TEST_CASE("the status page escapes what the main container sends", "[exposition]") {
-  StatusPageData data;
-  data.version = "1";
-  data.revision = "r";
-  data.telemetry_path = "/metrics";
-  data.health = "ok";
-  data.readiness = "ready";
-  CollectorState state;
-  state.name = "nginx";
-  state.type = "nginx_status";
-  state.runs = 1;
-  state.errors_total = 1;
-  state.last_error = "<script>alert(1)</script>";
-  state.summary = "GET http://127.0.0.1/stub_status?a=1&b=2";
-  state.last_error_time = data.now;
-  data.collectors.push_back(state);
-  const std::string html = RenderStatusPage(data);
-  CHECK(html.find("<script>") == std::string::npos);
-  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
-  CHECK(html.find("failing") != std::string::npos);
-  CHECK(html.find("stub_status?a=1&amp;b=2") != std::string::npos);
-  CHECK(html.find("href=\"/metrics\"") != std::string::npos);
 }
 
 }  // namespace

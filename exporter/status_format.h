@@ -1,0 +1,32 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "exporter/status_report.h"
+
+// How the status page, its text summary and its JSON write numbers. Internal to the status
+// renderers.
+namespace sidecar::status_format {
+
+// "12.3", "0.05", "<0.01", "1250".
+std::string Rate(double per_second);
+// "25.0 %", or "no traffic" when there were no requests in the window.
+std::string Share(const std::optional<double>& share, double requests);
+// "3.2 ms", "1.25 s", "+Inf".
+std::string Seconds(double seconds);
+// "512 B", "1.5 KiB", "12.3 MiB".
+std::string Bytes(double bytes);
+// "1 min", "5 min", "2m10s": how long a span of seconds is.
+std::string Span(double seconds);
+// "p90 ≈ 12.5 ms (10 ms – 25 ms)": an estimate with the bucket bounds it lies within.
+std::string Quantile(const QuantileEstimate& estimate);
+// "3d 04h 05m 06s".
+std::string Uptime(double seconds);
+// "just now", "42s ago", "3m ago".
+std::string Ago(std::chrono::system_clock::time_point then,
+                std::chrono::system_clock::time_point now);
+// A plain number without a trailing ".0": "3", "2.5".
+std::string Number(double value);
+
+}  // namespace sidecar::status_format
