@@ -322,28 +322,40 @@ HttpReply App::ServeReadyz(const HttpRequestInfo&) {
 }
 
 void App::SampleStatus(std::stop_token stop) {
-  // The samples are what a scrape would see, so they share runs in flight with scrapes and cost
-  // the main container at most one extra status fetch per interval.
   StatusSampler sampler;
   std::mutex mutex;
   std::condition_variable_any wake;
-  auto next = std::chrono::steady_clock::now();
-  while (!stop.stop_requested()) {
-    if (const auto active = Snapshot()) {
-      const auto results = CollectAll(*active, std::chrono::steady_clock::now() + active->timeout);
-      std::vector<CollectorOutput> outputs;
-      for (size_t i = 0; i < results.size(); ++i) {
-        const CollectorRunner& runner = *active->runners[i];
-        outputs.push_back({runner.name(), runner.type(), !results[i]->error,
-                           runner.State().last_duration_seconds, &results[i]->families});
-      }
-      const auto process = process_collector_.Collect(CollectContext{});
-      status_history_.Add(sampler.Sample(std::chrono::system_clock::now(), outputs,
-                                         process.families, static_cast<double>(scrapes_total_)));
+  // The first snapshot one interval after start, so that start-up fetches are the scrapes' own.
+  auto next = std::chrono::steady_clock::now() + kStatusSampleInterval;
+  while (true) {
+    {
+      std::unique_lock lock(mutex);
+      if (wake.wait_until(lock, stop, next, [] { return false; }) || stop.stop_requested()) return;
     }
     next += kStatusSampleInterval;
-    std::unique_lock lock(mutex);
-    wake.wait_until(lock, stop, next, [] { return false; });
+    const auto active = Snapshot();
+    if (!active) continue;
+    // A result a scrape got within the interval is what a run now would say; reusing it keeps
+    // the page from adding fetches of the main container while Prometheus scrapes often. Other
+    // collectors run as for a scrape (sharing a run in flight).
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<const CollectResult>> results;
+    bool fresh = true;
+    for (const auto& runner : active->runners) {
+      auto [result, at] = runner->LastResult();
+      fresh = fresh && result && now - at < kStatusSampleInterval;
+      results.push_back(std::move(result));
+    }
+    if (!fresh) results = CollectAll(*active, now + active->timeout);
+    std::vector<CollectorOutput> outputs;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const CollectorRunner& runner = *active->runners[i];
+      outputs.push_back({runner.name(), runner.type(), !results[i]->error,
+                         runner.State().last_duration_seconds, &results[i]->families});
+    }
+    const auto process = process_collector_.Collect(CollectContext{});
+    status_history_.Add(sampler.Sample(std::chrono::system_clock::now(), outputs, process.families,
+                                       static_cast<double>(scrapes_total_)));
   }
 }
 

@@ -37,6 +37,8 @@ std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& 
   const auto duration = std::chrono::steady_clock::now() - started;
 
   std::lock_guard lock(mutex_);
+  last_result_ = result;
+  last_result_time_ = std::chrono::steady_clock::now();
   const auto now = std::chrono::system_clock::now();
   if (result->error &&
       (state_.last_success || state_.runs == 0 || state_.last_error != *result->error)) {
@@ -56,6 +58,12 @@ std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& 
     state_.last_success_time = now;
   }
   return result;
+}
+
+std::pair<std::shared_ptr<const CollectResult>, std::chrono::steady_clock::time_point>
+CollectorRunner::LastResult() const {
+  std::lock_guard lock(mutex_);
+  return {last_result_, last_result_time_};
 }
 
 CollectorState CollectorRunner::State() const {

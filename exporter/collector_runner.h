@@ -51,6 +51,11 @@ class CollectorRunner {
 
   // Callers waiting for the run in flight to share its result.
   std::size_t Joiners() const { return flight_.Joiners(); }
+  // The result of the last run that completed and when it ended (null before the first), for
+  // readers that can do with a recent result rather than a run of their own (the status page's
+  // sampler).
+  std::pair<std::shared_ptr<const CollectResult>, std::chrono::steady_clock::time_point>
+  LastResult() const;
 
   // The state, with the collector's summary for people filled in.
   CollectorState State() const;
@@ -82,6 +87,8 @@ class CollectorRunner {
   SingleFlight<CollectResult> flight_;
   mutable std::mutex mutex_;  // guards state_
   CollectorState state_;
+  std::shared_ptr<const CollectResult> last_result_;
+  std::chrono::steady_clock::time_point last_result_time_;
 };
 
 }  // namespace sidecar

@@ -366,9 +366,6 @@ std::string RenderSource(const SourceReport& source, const CollectorState* state
     html += Badge(true, "up", "");
   }
   html += "</h2>\n";
-  if (state != nullptr && !state->summary.empty()) {
-    html += "<p class=\"source\">" + HtmlEscape(state->summary) + "</p>\n";
-  }
   if (state != nullptr && !state->last_success && state->last_error_time) {
     html += "<p>Last error: <span class=\"err\">" + HtmlEscape(state->last_error) + "</span></p>\n";
   }
@@ -383,12 +380,12 @@ std::string RenderSource(const SourceReport& source, const CollectorState* state
 std::string RenderCollectors(const StatusReport& report) {
   const auto now = report.page.now;
   std::string html =
-      "<div class=\"wrap\"><table>\n<tr><th>Name</th><th>Type</th><th>State</th>"
+      "<div class=\"wrap\"><table>\n<tr><th>Name</th><th>Type</th><th>Source</th><th>State</th>"
       "<th>Last success</th><th>Last duration</th><th>Average, 5 min</th><th>Runs</th>"
       "<th>Errors</th><th>Last error</th></tr>\n";
   for (const CollectorState& state : report.page.collectors) {
-    html +=
-        "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) + "</td><td>";
+    html += "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) +
+            "</td><td class=\"source\">" + HtmlEscape(state.summary) + "</td><td>";
     if (state.runs == 0) {
       html += "<span class=\"idle\">not run yet</span>";
     } else {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "collectors/log_format.h"
-#include "collectors/metric_family_builder.h"
-#include "collectors/request_metrics.h"
+#include "collectors/core/metric_family_builder.h"
+#include "collectors/logs/log_format.h"
+#include "collectors/logs/request_metrics.h"
 #include "exporter/status_report.h"
 
 namespace sidecar {
@@ -249,29 +249,36 @@ TEST_CASE("top paths keep the largest per sample and sum the rest under (other)"
 }
 
 TEST_CASE("the ring keeps its capacity and bounded memory whatever the logs contain", "[status]") {
-  // A hostile log: every line a new 256-byte path and client (with a series limit high enough
-  // never to fold them into the overflow series).
-  auto metrics = MakeMetrics({"path", "remote_addr", "status"}, 1'000'000);
+  // A hostile log: every line a new 256-byte path and client and a new status. (The collector's
+  // series limit would fold them into its overflow series long before; this is worse.)
   StatusSampler sampler;
   StatusHistory history(kStatusHistoryCapacity);
   for (int at = 0, n = 0; at < 2 * 1800; at += 5) {
-    for (int i = 0; i < 20; ++i, ++n) {
-      const std::string path = "/" + std::string(250, 'a' + n % 26) + std::to_string(n);
-      Observe(*metrics, 1, 100 + n % 500, 0.1, path, path);
+    MetricFamilyBuilder requests("accesslog_http_requests_total", "", MetricType::Counter);
+    for (int i = 0; i < 40; ++i, ++n) {
+      const std::string value =
+          std::string(250, static_cast<char>('a' + n % 26)) + std::to_string(n);
+      auto& metric = requests.NewMetric(
+          {{"path", value}, {"remote_addr", value}, {"status", std::to_string(n)}});
+      requests.SetValue(metric, 1);
     }
-    history.Add(SampleAt(sampler, at, metrics->Collect()));
+    const std::vector<prometheus::MetricFamily> families = {requests.Build()};
+    history.Add(SampleAt(sampler, at, families));
   }
   CHECK(history.Snapshots().size() == kStatusHistoryCapacity);
   const std::size_t bytes = history.ApproximateBytes();
   INFO(bytes << " bytes");
   // The worst a snapshot of one source can hold: the top paths and clients at 256 bytes each,
-  // the statuses, the histogram, the fixed parts.
+  // the statuses, the fixed parts.
   using Entry = NamedValues::value_type;
   const std::size_t worst = sizeof(StatusSnapshot) + sizeof(SourceSample) + 256 +
                             2 * (kTopValuesPerSample + 1) * (sizeof(Entry) + 257) +
-                            (kMaxStatusValues + 1) * (sizeof(Entry) + 16) + 2 * 16 * sizeof(double);
+                            (kMaxStatusValues + 1) * (sizeof(Entry) + 16);
   CHECK(bytes <= kStatusHistoryCapacity * worst);
   CHECK(bytes >= kStatusHistoryCapacity * worst / 2);
+  const SourceSample& last = history.Snapshots().back()->sources.at(0);
+  CHECK(last.requests_by_status.size() == kMaxStatusValues + 1);
+  CHECK(last.new_requests_by_path->size() == kTopValuesPerSample + 1);
 }
 
 std::vector<prometheus::MetricFamily> NginxFamilies(double up, double active, double requests) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "collectors/metric_family_builder.h"
+#include "collectors/core/metric_family_builder.h"
 #include "simdjson.h"
 
 namespace sidecar {
