@@ -47,15 +47,15 @@ std::string Cell(std::string_view text, std::string_view field = {}, int window 
 // The header row of a figures table: one column per window, naming the span actually covered
 // while the history is shorter than the window.
 std::string WindowHeader(const std::vector<WindowFigures>& windows) {
-  std::string html = "<tr><th></th>";
+  std::string html = "<thead><tr><td></td>";
   for (const WindowFigures& figures : windows) {
-    html += "<th>last " + fmt::Span(figures.window_seconds);
+    html += "<th scope=\"col\">last " + fmt::Span(figures.window_seconds);
     if (figures.span_seconds > 0 && figures.span_seconds + 1 < figures.window_seconds) {
       html += " <small>(" + fmt::Span(figures.span_seconds) + " so far)</small>";
     }
     html += "</th>";
   }
-  return html + "</tr>\n";
+  return html + "</tr></thead>\n<tbody>";
 }
 
 std::string Badge(bool good, std::string_view good_text, std::string_view bad_text) {
@@ -237,20 +237,21 @@ std::string RenderTop(std::string_view title, std::string_view field,
            "<code>series_limit</code>).</p></div>\n";
   }
   if (top->empty()) return html + "<p class=\"muted\">no traffic</p></div>\n";
-  html += "<div class=\"wrap\"><table data-list=\"" + std::string(field) + "\"><tr><th>" +
-          std::string(label) + "</th><th>requests</th></tr>\n";
+  html += "<div class=\"wrap\"><table data-list=\"" + std::string(field) +
+          "\"><thead><tr><th scope=\"col\">" + std::string(label) +
+          "</th><th scope=\"col\">requests</th></tr></thead><tbody>\n";
   for (const auto& [value, count] : *top) {
     html += "<tr><td><code>" + HtmlEscape(value) + "</code></td>" + Cell(fmt::Number(count)) +
             "</tr>\n";
   }
-  return html + "</table></div></div>\n";
+  return html + "</tbody></table></div></div>\n";
 }
 
 std::string RenderAccessLog(const SourceReport& source, double sample_interval) {
   std::string html =
       "<div class=\"wrap\"><table class=\"figures\">\n" + WindowHeader(source.windows);
   const auto row = [&](std::string_view title, std::string_view field, auto&& text) {
-    html += "<tr><th>" + std::string(title) + "</th>";
+    html += "<tr><th scope=\"row\">" + std::string(title) + "</th>";
     for (const WindowFigures& figures : source.windows) {
       html += Cell(figures.span_seconds > 0 ? text(figures) : std::string("collecting"), field,
                    figures.window_seconds);
@@ -285,7 +286,7 @@ std::string RenderAccessLog(const SourceReport& source, double sample_interval) 
   row("Unparsed lines", "parse_errors",
       [](const WindowFigures& f) { return fmt::Number(f.parse_errors); });
   html +=
-      "</table></div>\n<p class=\"muted\">Latency is estimated from the histogram buckets "
+      "</tbody></table></div>\n<p class=\"muted\">Latency is estimated from the histogram buckets "
       "(as PromQL's histogram_quantile does); the true value lies between the bucket bounds "
       "in brackets.</p>\n";
 
@@ -299,13 +300,13 @@ std::string RenderAccessLog(const SourceReport& source, double sample_interval) 
     html += "<p class=\"muted\">no traffic</p>";
   } else {
     html +=
-        "<div class=\"wrap\"><table data-list=\"status\"><tr><th>status</th><th>requests</th>"
-        "<th>share</th></tr>\n";
+        "<div class=\"wrap\"><table data-list=\"status\"><thead><tr><th scope=\"col\">status</th>"
+        "<th scope=\"col\">requests</th><th scope=\"col\">share</th></tr></thead><tbody>\n";
     for (const auto& [status, count] : five.status_mix) {
       html += "<tr><td>" + HtmlEscape(status) + "</td>" + Cell(fmt::Number(count)) +
               Cell(fmt::Share(count / five.requests, five.requests)) + "</tr>\n";
     }
-    html += "</table></div>";
+    html += "</tbody></table></div>";
   }
   html += "</div>\n";
   html += RenderTop("Top paths", "paths", five.top_paths, "path");
@@ -322,15 +323,17 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
             "</code></p>\n";
   }
   if (!source.gauges.empty()) {
-    html += "<div class=\"wrap\"><table><tr><th>now</th><th>value</th></tr>\n";
+    html +=
+        "<div class=\"wrap\"><table><thead><tr><th scope=\"col\">now</th>"
+        "<th scope=\"col\">value</th></tr></thead><tbody>\n";
     for (const auto& [name, value] : source.gauges) {
       html +=
           "<tr><td>" + HtmlEscape(name) + "</td>" + Cell(fmt::Number(value), "gauge") + "</tr>\n";
     }
-    html += "</table></div>\n";
+    html += "</tbody></table></div>\n";
   }
   html += "<div class=\"wrap\"><table class=\"figures\">\n" + WindowHeader(source.windows);
-  html += "<tr><th>Up</th>";
+  html += "<tr><th scope=\"row\">Up</th>";
   for (const WindowFigures& figures : source.windows) {
     html += Cell(figures.up_ratio
                      ? fmt::Number(std::round(*figures.up_ratio * 1000) / 10) + " % of snapshots"
@@ -340,7 +343,8 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
   html += "</tr>\n";
   if (!source.windows.empty()) {
     for (std::size_t r = 0; r < source.windows.front().rates.size(); ++r) {
-      html += "<tr><th>" + HtmlEscape(source.windows.front().rates[r].first) + "/s</th>";
+      html +=
+          "<tr><th scope=\"row\">" + HtmlEscape(source.windows.front().rates[r].first) + "/s</th>";
       for (const WindowFigures& figures : source.windows) {
         html += Cell(figures.span_seconds > 0 && r < figures.rates.size()
                          ? fmt::Rate(figures.rates[r].second)
@@ -349,7 +353,7 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
       html += "</tr>\n";
     }
   }
-  html += "</table></div>\n";
+  html += "</tbody></table></div>\n";
   return html + RenderCharts(source.charts, sample_interval);
 }
 
@@ -380,9 +384,12 @@ std::string RenderSource(const SourceReport& source, const CollectorState* state
 std::string RenderCollectors(const StatusReport& report) {
   const auto now = report.page.now;
   std::string html =
-      "<div class=\"wrap\"><table>\n<tr><th>Name</th><th>Type</th><th>Source</th><th>State</th>"
-      "<th>Last success</th><th>Last duration</th><th>Average, 5 min</th><th>Runs</th>"
-      "<th>Errors</th><th>Last error</th></tr>\n";
+      "<div class=\"wrap\"><table>\n<thead><tr><th scope=\"col\">Name</th><th "
+      "scope=\"col\">Type</th>"
+      "<th scope=\"col\">Source</th><th scope=\"col\">State</th><th scope=\"col\">Last success</th>"
+      "<th scope=\"col\">Last duration</th><th scope=\"col\">Average, 5 min</th>"
+      "<th scope=\"col\">Runs</th><th scope=\"col\">Errors</th><th scope=\"col\">Last error</th>"
+      "</tr></thead><tbody>\n";
   for (const CollectorState& state : report.page.collectors) {
     html += "<tr><td>" + HtmlEscape(state.name) + "</td><td>" + HtmlEscape(state.type) +
             "</td><td class=\"source\">" + HtmlEscape(state.summary) + "</td><td>";
@@ -406,14 +413,16 @@ std::string RenderCollectors(const StatusReport& report) {
     }
     html += "</td></tr>\n";
   }
-  return html + "</table></div>\n";
+  return html + "</tbody></table></div>\n";
 }
 
 std::string RenderExporter(const StatusReport& report) {
   const StatusPageData& page = report.page;
-  std::string html = "<section id=\"exporter\">\n<h2>Exporter</h2>\n<div class=\"wrap\"><table>\n";
+  std::string html =
+      "<section id=\"exporter\">\n<h2>Exporter</h2>\n<div class=\"wrap\"><table><tbody>\n";
   const auto row = [&html](std::string_view name, const std::string& value_html) {
-    html += "<tr><th>" + std::string(name) + "</th><td>" + value_html + "</td></tr>\n";
+    html +=
+        "<tr><th scope=\"row\">" + std::string(name) + "</th><td>" + value_html + "</td></tr>\n";
   };
   row("Version", HtmlEscape(page.version) + " (revision " + HtmlEscape(page.revision) + ")");
   row("Uptime", fmt::Uptime(std::chrono::duration<double>(page.now - page.started).count()));
@@ -437,7 +446,7 @@ std::string RenderExporter(const StatusReport& report) {
   row("Resident memory", report.exporter.resident_memory_bytes
                              ? fmt::Bytes(*report.exporter.resident_memory_bytes)
                              : std::string("n/a"));
-  html += "</table></div>\n<h3>Collectors</h3>\n" + RenderCollectors(report);
+  html += "</tbody></table></div>\n<h3>Collectors</h3>\n" + RenderCollectors(report);
 
   std::string lag;
   for (const SourceReport& source : report.sources) {
@@ -448,9 +457,10 @@ std::string RenderExporter(const StatusReport& report) {
   }
   if (!lag.empty()) {
     html +=
-        "<h3>Lag behind the logs</h3>\n<div class=\"wrap\"><table><tr><th>collector</th>"
-        "<th>file</th><th>written, not read yet</th></tr>\n" +
-        lag + "</table></div>\n";
+        "<h3>Lag behind the logs</h3>\n<div class=\"wrap\"><table><thead><tr><th "
+        "scope=\"col\">collector</th><th scope=\"col\">file</th><th scope=\"col\">written, "
+        "not read yet</th></tr></thead><tbody>\n" +
+        lag + "</tbody></table></div>\n";
   }
   html += RenderCharts(report.exporter.charts, report.sample_interval_seconds);
   return html + "</section>\n";
