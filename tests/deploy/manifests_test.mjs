@@ -75,23 +75,36 @@ function walk(dir) {
 const k8s = join(src, "k8s");
 const files = walk(k8s).filter((f) => /\.ya?ml$/.test(f));
 const rendered = {}; // kustomization dir (relative) -> objects
+// A user's app that is not ours, with the components of k8s/components added to it.
+const sample = join(src, "tests/deploy/component-sample");
+const sampleKustomizations = ["workloads", "native", "classic"].map((d) => join(sample, d, "kustomization.yaml"));
+const isKustomization = (f) => /kustomization\.ya?ml$/.test(f);
+// Components (kind: Component) are rendered through the sample app that includes them.
+const isComponent = (f) => isKustomization(f) && /^kind:\s*Component\s*$/m.test(readFileSync(f, "utf8"));
+const kubectlVersion = (() => {
+  try {
+    return execFileSync("kubectl", ["version", "--client"], { encoding: "utf8" }).trim().replace(/\n/g, ", ");
+  } catch {
+    return "kubectl not runnable";
+  }
+})();
+// Components need kustomize >= 3.7, bundled from kubectl 1.21 on; Debian's kubectl 1.20 lacks it.
+const minor = Number(kubectlVersion.match(/Client Version: v?1\.(\d+)/)?.[1] ?? 0);
+const knowsComponents = minor >= 21;
 
-for (const f of files.filter((f) => /kustomization\.ya?ml$/.test(f))) {
+for (const f of [...files.filter((f) => isKustomization(f) && !isComponent(f)), ...sampleKustomizations]) {
   const dir = f.replace(/\/kustomization\.ya?ml$/, "");
   const rel = relative(src, dir);
+  if (!knowsComponents && /component-sample\/(native|classic)$/.test(rel)) {
+    console.log(`SKIP: kubectl kustomize ${rel}: components need kubectl >= 1.21 (${kubectlVersion})`);
+    continue;
+  }
   let out;
   try {
     out = execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     check(true, `kubectl kustomize ${rel}`);
   } catch (e) {
-    let version = "";
-    try {
-      version = execFileSync("kubectl", ["version", "--client"], { encoding: "utf8" }).trim();
-    } catch {
-      version = "kubectl not runnable";
-    }
-    // Debian bookworm's kubernetes-client (1.20, kustomize v2) is too old for labels/patches.
-    check(false, `kubectl kustomize ${rel} (${version.replace(/\n/g, ", ")}): ${e.stderr || e.message}`);
+    check(false, `kubectl kustomize ${rel} (${kubectlVersion}): ${e.stderr || e.message}`);
     continue;
   }
   rendered[rel] = YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
@@ -99,7 +112,9 @@ for (const f of files.filter((f) => /kustomization\.ya?ml$/.test(f))) {
 }
 
 const standalone = {};
-for (const f of files.filter((f) => !/kustomization\.ya?ml$/.test(f))) {
+// Patches of components are fragments, checked through the rendered sample.
+const isPatch = (f) => /k8s\/components\/.*\/(sidecar|pod)\.yaml$/.test(f);
+for (const f of files.filter((f) => !isKustomization(f) && !isPatch(f))) {
   const rel = relative(src, f);
   const docs = YAML.parseAllDocuments(readFileSync(f, "utf8"));
   for (const d of docs) check(d.errors.length === 0, `${rel} parses as YAML: ${d.errors.join("; ")}`);
@@ -116,33 +131,22 @@ const allContainers = (spec) => [...(spec.initContainers ?? []), ...(spec.contai
 const matches = (selector, labels) =>
   Object.entries(selector.matchLabels ?? {}).every(([k, v]) => (labels ?? {})[k] === v);
 
-function checkHardenedPod(o, where, { nativeSidecar }) {
+// The exporter container: native or classic sidecar, hardened, probes, port; the pod's
+// prometheus.io/* annotations.
+function checkExporter(o, where, { nativeSidecar }) {
   const spec = podSpecOf(o);
   const exporter = allContainers(spec).find((c) => c.name === "sidecar-exporter");
   check(exporter, `${where}: has a sidecar-exporter container`);
-  if (!exporter) return;
+  if (!exporter) return null;
   const inInit = (spec.initContainers ?? []).includes(exporter);
   if (nativeSidecar) {
     check(inInit && exporter.restartPolicy === "Always", `${where}: exporter is a native sidecar (initContainers, restartPolicy Always)`);
   } else {
     check(!inInit && exporter.restartPolicy === undefined, `${where}: exporter is a classic sidecar (containers, no restartPolicy)`);
-    check(!(spec.initContainers ?? []).length, `${where}: no init containers left`);
   }
-  check(spec.securityContext?.seccompProfile?.type === "RuntimeDefault", `${where}: pod seccomp RuntimeDefault`);
-  check(spec.securityContext?.runAsNonRoot === true, `${where}: pod runAsNonRoot`);
-  for (const c of allContainers(spec)) {
-    const sc = c.securityContext ?? {};
-    const w = `${where}: container ${c.name}`;
-    check(sc.runAsNonRoot === true || spec.securityContext?.runAsNonRoot === true, `${w} runAsNonRoot`);
-    check(sc.readOnlyRootFilesystem === true, `${w} readOnlyRootFilesystem`);
-    check(sc.allowPrivilegeEscalation === false, `${w} allowPrivilegeEscalation false`);
-    check(JSON.stringify(sc.capabilities?.drop) === '["ALL"]', `${w} drops ALL capabilities`);
-    check((sc.seccompProfile?.type ?? spec.securityContext?.seccompProfile?.type) === "RuntimeDefault", `${w} seccomp RuntimeDefault`);
-    for (const r of ["cpu", "memory"]) {
-      check(c.resources?.requests?.[r] && c.resources?.limits?.[r], `${w} ${r} request and limit`);
-    }
-  }
+  checkHardenedContainer(spec, exporter, `${where}: container ${exporter.name}`);
   check(exporter.securityContext?.runAsUser > 0, `${where}: exporter runs as a numeric non-root uid`);
+  check(exporter.securityContext?.runAsNonRoot === true, `${where}: exporter runAsNonRoot`);
   const port = (exporter.ports ?? []).find((p) => p.name === "metrics");
   check(port?.containerPort === 10113, `${where}: exporter port 'metrics' is 10113`);
   check(exporter.livenessProbe?.httpGet?.path === "/healthz", `${where}: liveness probe on /healthz`);
@@ -151,6 +155,30 @@ function checkHardenedPod(o, where, { nativeSidecar }) {
   const ann = o.kind === "Pod" ? o.metadata.annotations : o.spec.template.metadata.annotations;
   check(ann?.["prometheus.io/scrape"] === "true" && ann?.["prometheus.io/port"] === "10113" && ann?.["prometheus.io/path"] === "/metrics",
     `${where}: prometheus.io/* annotations`);
+  return exporter;
+}
+
+function checkHardenedContainer(spec, c, w) {
+  const sc = c.securityContext ?? {};
+  check(sc.runAsNonRoot === true || spec.securityContext?.runAsNonRoot === true, `${w} runAsNonRoot`);
+  check(sc.readOnlyRootFilesystem === true, `${w} readOnlyRootFilesystem`);
+  check(sc.allowPrivilegeEscalation === false, `${w} allowPrivilegeEscalation false`);
+  check(JSON.stringify(sc.capabilities?.drop) === '["ALL"]', `${w} drops ALL capabilities`);
+  check((sc.seccompProfile?.type ?? spec.securityContext?.seccompProfile?.type) === "RuntimeDefault", `${w} seccomp RuntimeDefault`);
+  for (const r of ["cpu", "memory"]) {
+    check(c.resources?.requests?.[r] && c.resources?.limits?.[r], `${w} ${r} request and limit`);
+  }
+}
+
+// Our example pods: every container hardened, nginx and the exporter share /var/log/nginx.
+function checkHardenedPod(o, where, { nativeSidecar }) {
+  const spec = podSpecOf(o);
+  const exporter = checkExporter(o, where, { nativeSidecar });
+  if (!exporter) return;
+  if (!nativeSidecar) check(!(spec.initContainers ?? []).length, `${where}: no init containers left`);
+  check(spec.securityContext?.seccompProfile?.type === "RuntimeDefault", `${where}: pod seccomp RuntimeDefault`);
+  check(spec.securityContext?.runAsNonRoot === true, `${where}: pod runAsNonRoot`);
+  for (const c of allContainers(spec)) checkHardenedContainer(spec, c, `${where}: container ${c.name}`);
   // The log volume is shared: nginx writes it, the exporter reads it.
   const nginx = spec.containers.find((c) => c.name === "nginx");
   const logMount = (c) => (c?.volumeMounts ?? []).find((m) => m.mountPath === "/var/log/nginx");
@@ -232,6 +260,80 @@ const podCms = standalone["k8s/pod-with-sidecar.yaml"] ?? [];
 check(find(podCms, "ConfigMap", "nginx-config")?.data?.["nginx.conf"] === nginxConf, "pod-with-sidecar.yaml nginx.conf equals k8s/base/nginx.conf");
 check(find(podCms, "ConfigMap", "sidecar-exporter-config")?.data?.["config.yaml"] === readFileSync(join(k8s, "base/config.yaml"), "utf8"),
   "pod-with-sidecar.yaml config.yaml equals k8s/base/config.yaml");
+
+// The components on a user's Deployment and StatefulSet (tests/deploy/component-sample).
+const strip = (c) => {
+  const { restartPolicy, volumeMounts, ...rest } = c ?? {};
+  return rest;
+};
+const userApp = rendered["tests/deploy/component-sample/workloads"];
+const exporters = {};
+for (const variant of ["native", "classic"]) {
+  const out = rendered[`tests/deploy/component-sample/${variant}`];
+  if (!out) {
+    check(!knowsComponents, `tests/deploy/component-sample/${variant} renders`);
+    continue;
+  }
+  const configMap = out.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("sidecar-exporter-config"));
+  const logDir = configMap?.data?.["log-dir"];
+  check(logDir === "/var/log/shop" && configMap?.data?.["config.yaml"], `${variant}: the user's sidecar-exporter-config with config.yaml and log-dir`);
+  for (const kind of ["Deployment", "StatefulSet"]) {
+    const o = find(out, kind);
+    const before = find(userApp, kind);
+    const where = `component ${variant} on ${kind}/${o?.metadata.name}`;
+    check(o && before, `${where}: rendered`);
+    if (!o || !before) continue;
+    const exporter = checkExporter(o, where, { nativeSidecar: variant === "native" });
+    if (!exporter) continue;
+    exporters[`${variant} ${kind}`] = exporter;
+    const spec = podSpecOf(o);
+    const beforeSpec = podSpecOf(before);
+    const main = spec.containers[0];
+    check(main.name === beforeSpec.containers[0].name, `${where}: the user's main container stays first`);
+    const mainLog = (main.volumeMounts ?? []).find((m) => m.name === "sidecar-exporter-logs");
+    const exporterLog = (exporter.volumeMounts ?? []).find((m) => m.name === "sidecar-exporter-logs");
+    check(mainLog?.mountPath === logDir && !mainLog.readOnly, `${where}: main container mounts the log volume read-write at log-dir ${logDir}`);
+    check(exporterLog?.mountPath === logDir && exporterLog.readOnly === true, `${where}: exporter mounts the log volume read-only at log-dir`);
+    const vol = (name) => (spec.volumes ?? []).find((v) => v.name === name);
+    check(vol("sidecar-exporter-logs")?.emptyDir?.sizeLimit, `${where}: the log volume is a bounded emptyDir`);
+    const cfg = vol("sidecar-exporter-config")?.configMap;
+    check(cfg?.name === configMap?.metadata.name && JSON.stringify(cfg?.items) === '[{"key":"config.yaml","path":"config.yaml"}]',
+      `${where}: the exporter's config volume is config.yaml of the generated ${configMap?.metadata.name}`);
+    check((exporter.volumeMounts ?? []).some((m) => m.name === "sidecar-exporter-config" && m.mountPath === "/etc/sidecar-exporter"),
+      `${where}: config mounted at /etc/sidecar-exporter`);
+    check(podLabelsOf(o)["sidecar-exporter.io/scrape"] === "true", `${where}: pod label sidecar-exporter.io/scrape`);
+    // Nothing of the user's is lost: containers, init containers, volumes, labels, annotations.
+    const names = (list) => (list ?? []).map((x) => x.name).filter((n) => !n.startsWith("sidecar-exporter"));
+    check(JSON.stringify(names(spec.containers)) === JSON.stringify(names(beforeSpec.containers)) &&
+      JSON.stringify(names(spec.initContainers)) === JSON.stringify(names(beforeSpec.initContainers)) &&
+      JSON.stringify(names(spec.volumes)) === JSON.stringify(names(beforeSpec.volumes)),
+      `${where}: the user's containers, init containers and volumes are kept, in order`);
+    check(beforeSpec.containers.every((c, i) => JSON.stringify(c.volumeMounts ?? []) ===
+      JSON.stringify((spec.containers[i].volumeMounts ?? []).filter((m) => m.name !== "sidecar-exporter-logs"))),
+      `${where}: the user's volume mounts are kept`);
+    check(Object.entries(podLabelsOf(before)).every(([k, v]) => podLabelsOf(o)[k] === v) &&
+      JSON.stringify(o.spec.selector) === JSON.stringify(before.spec.selector), `${where}: the user's labels and selector are kept`);
+    const annBefore = before.spec.template.metadata.annotations ?? {};
+    check(Object.entries(annBefore).every(([k, v]) => o.spec.template.metadata.annotations[k] === v), `${where}: the user's pod annotations are kept`);
+  }
+  const podMonitor = find(out, "PodMonitor");
+  check(podMonitor, `${variant}: the podmonitor component adds a PodMonitor`);
+  if (podMonitor) {
+    for (const kind of ["Deployment", "StatefulSet"]) {
+      const o = find(out, kind);
+      if (o) check(matches(podMonitor.spec.selector, podLabelsOf(o)), `${variant}: PodMonitor selects the ${kind}'s pods`);
+    }
+    check(podMonitor.spec.podMetricsEndpoints.every((e) => e.port === "metrics" &&
+      e.relabelings?.some((r) => r.targetLabel === "job" && r.replacement === "sidecar-exporter")),
+      `${variant}: PodMonitor scrapes port metrics as job=sidecar-exporter`);
+  }
+}
+// One exporter container everywhere: both variants, and the same as k8s/base's (but for the
+// volume names and where it sits).
+const baseExporter = deployment && allContainers(podSpecOf(deployment)).find((c) => c.name === "sidecar-exporter");
+for (const [what, c] of Object.entries(exporters)) {
+  check(JSON.stringify(strip(c)) === JSON.stringify(strip(baseExporter)), `component ${what}: exporter container equals k8s/base's`);
+}
 
 const objects = Object.values(rendered).flat().length + Object.values(standalone).flat().length;
 console.log(`manifests: ${Object.keys(rendered).length} kustomizations rendered, ${objects} objects validated`);
