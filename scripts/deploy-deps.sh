@@ -5,11 +5,13 @@
 #   scripts/deploy-deps.sh [NODE_DIR]
 #
 # Debian packages: buildah and debootstrap (daemonless image build from a base made from Debian's
-# archive), prometheus (promtool and the server for the dashboard test), nginx and curl (real peer
-# and traffic), jq. npm packages (tests/deploy/package.json, exact versions) go into NODE_DIR,
+# archive), podman, runc and catatonit (the pod test plays the manifests' pods), prometheus
+# (promtool and the server for the dashboard test), nginx and curl (real peer and traffic), jq.
+# npm packages (tests/deploy/package.json, exact versions) go into NODE_DIR,
 # default build/deploy-node, never into the system. kubectl (for `kubectl kustomize`) is taken
 # from the machine when present; otherwise Debian's kubernetes-client (1.20) is installed: the
-# kustomizations use only fields its bundled kustomize understands.
+# kustomizations use only fields its bundled kustomize understands, except the components of
+# k8s/components, which need kubectl >= 1.21 (the manifest test says SKIP for them there).
 #
 # Idempotent: installed packages are not touched, and npm runs only when package.json changed.
 # Works as root, or through sudo otherwise.
@@ -18,7 +20,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 node_dir=${1:-${DEPLOY_NODE_DIR:-$repo/build/deploy-node}}
 
-packages=(buildah debootstrap prometheus nginx curl jq nodejs npm ca-certificates)
+packages=(buildah podman runc catatonit debootstrap prometheus nginx curl jq nodejs npm ca-certificates)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # node and npm may come from elsewhere than Debian (a newer build); use them if they run.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then

@@ -17,6 +17,8 @@
 #      runtime-deps) stay tagged there as the layer cache, everything else dangling is pruned at
 #      the end (DEPLOY_IMAGE_CLEAN=1 deletes the whole storage); working containers are removed.
 #   4. The image is run with `buildah run` as its USER, on 127.0.0.1 and an ephemeral port.
+#   5. tests/deploy/nginx/Dockerfile, the main container of the pod tests (pod_test.sh, which
+#      runs the images with podman from the same storage), is built on the same base.
 #
 # Needs root (debootstrap, buildah's chroot isolation), buildah, debootstrap, curl, jq, python3:
 # scripts/deploy-deps.sh installs them.
@@ -28,6 +30,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 cache=${DEPLOY_CACHE_DIR:-$work/cache}
 image=localhost/sidecar-exporter:deploy-test
+nginx_image=localhost/sidecar-exporter-test-nginx:deploy-test
 suite=bookworm
 t_start=$SECONDS
 
@@ -165,11 +168,14 @@ revision=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 log "buildah bud (chroot isolation, vfs storage, --pull=never, --layers) of $src/Dockerfile"
 t_build=$SECONDS
 bud() {  # tag, extra args...
-  local tag=$1
-  shift
+  bud_file "$src/Dockerfile" "$src" "$@"
+}
+bud_file() {  # Dockerfile, context, tag, extra args...
+  local file=$1 context=$2 tag=$3
+  shift 3
   if ! "${bh[@]}" bud --isolation chroot --pull=never --layers --quiet \
       --build-arg "REVISION=$revision" --build-arg BUILD_JOBS=2 \
-      -f "$src/Dockerfile" -t "$tag" "$@" "$src" >"$tmp/bud.log" 2>&1; then
+      -f "$file" -t "$tag" "$@" "$context" >"$tmp/bud.log" 2>&1; then
     tail -n 40 "$tmp/bud.log" >&2
     fail "buildah bud -t $tag $* failed"
   fi
@@ -180,6 +186,9 @@ bud localhost/sidecar-exporter-cache:build-deps --target build-deps
 bud localhost/sidecar-exporter-cache:runtime-deps --target runtime-deps
 bud "$image"
 log "image built in $((SECONDS - t_build))s"
+# The main container for tests/deploy/pod_test.sh: Debian's nginx on the same base, non-root.
+bud_file "$src/tests/deploy/nginx/Dockerfile" "$src/tests/deploy/nginx" "$nginx_image"
+log "nginx image for the pod tests built"
 
 # --- 5. check the image's configuration -------------------------------------------------------
 cfg=$("${bh[@]}" inspect --type image "$image" | jq '.OCIv1.config')

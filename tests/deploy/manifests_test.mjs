@@ -4,7 +4,10 @@
 // fields, enums, patterns; they do not reject unknown fields). Then checks what the schemas
 // cannot: the sidecar's hardening and probes, native vs classic sidecar, that the monitors select
 // the Service / pods and name existing ports, that the nginx and exporter configurations agree,
-// and that pod-with-sidecar.yaml carries the same files as k8s/base.
+// and that pod-with-sidecar.yaml carries the same files as k8s/base. The components of
+// k8s/components are rendered onto tests/deploy/component-sample, a user's app that is not ours:
+// what they add, that the user's workloads keep everything of theirs, and that the exporter
+// container is the same as k8s/base's.
 //
 //   node tests/deploy/manifests_test.mjs SOURCE_DIR NODE_DIR
 //
