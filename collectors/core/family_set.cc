@@ -33,9 +33,9 @@ void FamilySet::AddConstLabels(const LabelPairs& labels) {
   for (auto& family : families_) {
     for (auto& metric : family.metric) {
       for (const auto& [name, value] : labels) {
-        const bool present =
-            std::any_of(metric.label.begin(), metric.label.end(),
-                        [&name](const auto& existing) { return existing.name == name; });
+        const bool present = std::any_of(
+            metric.label.begin(), metric.label.end(),
+            [&label_name = name](const auto& existing) { return existing.name == label_name; });
         if (!present) metric.label.push_back({name, value});
       }
     }
