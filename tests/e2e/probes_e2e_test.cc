@@ -2,10 +2,16 @@
 // endpoints (a real nginx, plain and with self-signed certificates, a real redis, a closed port),
 // probed by both with the same options, must give the same probe_* values.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "collectors/probes/http_probe_collector.h"
+#include "collectors/probes/tcp_probe_collector.h"
 #include "tests/support/peers.h"
 #include "tests/support/probe_peers.h"
 
@@ -219,6 +225,155 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
         static_cast<double>(expiring.not_after));
   CHECK(Value(ours, "probe_ssl_earliest_cert_expiry{collector=\"tcp_tls_expiring\"}") ==
         static_cast<double>(expiring.not_after));
+}
+
+}  // namespace
+}  // namespace sidecar::testing
+
+namespace sidecar::testing {
+namespace {
+
+const prometheus::MetricFamily* FindFamily(const CollectResult& result, const std::string& name) {
+  for (const auto& family : result.families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+// The probe's gauge without labels other than "collector"; NaN when absent.
+double Gauge(const CollectResult& result, const std::string& name) {
+  const prometheus::MetricFamily* family = FindFamily(result, name);
+  return family && !family->metric.empty() ? family->metric[0].gauge.value : std::nan("");
+}
+
+std::string Reason(const CollectResult& result) {
+  const prometheus::MetricFamily* family = FindFamily(result, "probe_failure_reason");
+  return family ? family->metric.at(0).label.at(1).value : "";
+}
+
+CollectContext Within(std::chrono::seconds seconds) {
+  CollectContext context;
+  context.deadline = std::chrono::steady_clock::now() + seconds;
+  return context;
+}
+
+// nginx serving a sparse 1 GB file and a body trickled at 1 byte/s.
+class HostileNginx {
+ public:
+  HostileNginx() {
+    WriteFile(dir_ / "huge.bin", "");
+    std::filesystem::resize_file(dir_ / "huge.bin", 1LL << 30);  // sparse: no disk used
+    WriteFile(dir_ / "slow.txt", std::string(64, 'x'));
+    port_ = FreePort();
+    nginx_.AddHttpConfig("server { listen 127.0.0.1:" + std::to_string(port_) +
+                         "; location / { root " + dir_.path().string() +
+                         "; } location = /slow.txt { root " + dir_.path().string() +
+                         "; limit_rate 1; } }");
+    nginx_.Start();
+    REQUIRE(WaitForPort(port_, std::chrono::seconds(5)));
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  NginxServer& nginx() { return nginx_; }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  NginxServer nginx_;
+};
+
+TEST_CASE("a 1 GB body fails the probe at max_response_bytes, with or without body regexes",
+          "[e2e][probes]") {
+  HostileNginx server;
+  for (const bool with_regex : {false, true}) {
+    HttpProbeOptions options;
+    options.name = "huge";
+    options.url = server.url("/huge.bin");
+    options.max_response_bytes = 1 << 20;
+    if (with_regex) options.fail_if_body_matches.push_back(std::make_shared<const RE2>("x"));
+    HttpProbeCollector collector(options);
+    const CollectResult result = collector.Collect(Within(std::chrono::seconds(10)));
+    CHECK_FALSE(result.error);
+    CHECK(Reason(result) == "body_too_large");
+    CHECK(Gauge(result, "probe_http_content_length") == 1LL << 30);
+    CHECK(Gauge(result, "probe_http_uncompressed_body_length") <= 1 << 20);
+    CHECK(Gauge(result, "probe_failed_due_to_regex") == 0);
+    CHECK_THAT(collector.Summary(),
+               Catch::Contains("failing: body_too_large (response body larger than 1048576 bytes "
+                               "refused)"));
+  }
+}
+
+TEST_CASE("a line without end fails a tcp_probe at 64 KiB", "[e2e][probes]") {
+  HostileNginx server;
+  TcpProbeOptions options;
+  options.name = "raw";
+  options.address = server.address();
+  // An HTTP request by hand; the 1 GB body of zeros has no newline.
+  options.query_response = {{nullptr, "GET /huge.bin HTTP/1.0\r"},
+                            {nullptr, "\r"},
+                            {std::make_shared<const RE2>("^never$"), ""}};
+  TcpProbeCollector collector(options);
+  const CollectResult result = collector.Collect(Within(std::chrono::seconds(10)));
+  CHECK(Reason(result) == "line_too_long");
+  CHECK(Gauge(result, "probe_success") == 0);
+}
+
+TEST_CASE("a probe ends early when the exporter shuts down", "[e2e][probes]") {
+  HostileNginx server;
+  HttpProbeOptions http;
+  http.name = "slow";
+  http.url = server.url("/slow.txt");
+  http.timeout = std::chrono::seconds(30);
+  HttpProbeCollector http_collector(http);
+  RedisServer redis;
+  TcpProbeOptions tcp;
+  tcp.name = "silent";
+  tcp.address = redis.address();
+  tcp.timeout = std::chrono::seconds(30);
+  tcp.query_response = {{std::make_shared<const RE2>("never sent"), ""}};
+  TcpProbeCollector tcp_collector(tcp);
+  for (Collector* collector : std::vector<Collector*>{&http_collector, &tcp_collector}) {
+    std::stop_source stop;
+    CollectContext context = Within(std::chrono::seconds(30));
+    context.stop = stop.get_token();
+    std::thread stopper([&stop] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      stop.request_stop();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const CollectResult result = collector->Collect(context);
+    stopper.join();
+    CHECK(Reason(result) == "aborted");
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  }
+}
+
+TEST_CASE("http_probe over a Unix socket, and its reason on the status page", "[e2e][probes]") {
+  NginxServer nginx;
+  nginx.Start();
+  ExporterProcess exporter(
+      "collectors:\n"
+      "  - type: http_probe\n    name: socket\n    url: http://app/\n"
+      "    unix_socket: " +
+      nginx.unix_socket().string() +
+      "\n    fail_if_body_not_matches_regexp: [hello]\n"
+      "  - type: http_probe\n    name: missing\n    url: " +
+      nginx.url("/status/404") + "\n");
+  const auto metrics = exporter.Metrics();
+  CHECK(metrics.at("probe_success{collector=\"socket\"}") == 1);
+  CHECK(metrics.at("probe_http_status_code{collector=\"socket\"}") == 200);
+  CHECK(metrics.at("probe_success{collector=\"missing\"}") == 0);
+  CHECK(metrics.at("probe_failure_reason{collector=\"missing\",reason=\"status_code\"}") == 1);
+  // A failing probe is a measurement: the collector itself succeeded.
+  CHECK(metrics.at("sidecar_exporter_collector_success{collector=\"missing\"}") == 1);
+  const HttpResult page = HttpGet(exporter.url("/"));
+  CHECK_THAT(page.body, Catch::Contains("GET " + nginx.url("/status/404") +
+                                        ": failing: status_code (HTTP status 404, want 2xx)"));
+  CHECK_THAT(page.body,
+             Catch::Contains("GET http://app/ over " + nginx.unix_socket().string() + ": ok in "));
 }
 
 }  // namespace
