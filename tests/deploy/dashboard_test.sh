@@ -6,7 +6,8 @@
 #
 #   1. nginx (Debian's) serves a front server with stub_status, a proxy to a back server and a few
 #      fixed answers (200, 404, 500, 502), logging in the log_format of k8s/base/config.yaml.
-#   2. The exporter runs with k8s/base/config.yaml, its URL and paths pointed at that nginx.
+#   2. The exporter runs with k8s/base/config.yaml, its URL and paths pointed at that nginx, plus
+#      two probes: an HTTPS endpoint of that nginx (self-signed certificate) and a closed port.
 #   3. Prometheus (Debian's) scrapes it every second, with namespace/pod target labels as
 #      Kubernetes discovery would add, and evaluates the recording rules of the PrometheusRule.
 #   4. curl sends a bounded burst of requests; once the recording rules have data,
@@ -20,7 +21,7 @@ t_start=$SECONDS
 log() { printf 'dashboard_test: [%3ds] %s\n' $((SECONDS - t_start)) "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
-for tool in nginx prometheus promtool curl node python3; do
+for tool in nginx prometheus promtool curl node python3 openssl; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || fail "$tool not found: run scripts/deploy-deps.sh"
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -54,6 +55,10 @@ wait_http() {  # url, seconds
   return 1
 }
 front=$(free_port); back=$(free_port); exp_port=$(free_port); prom_port=$(free_port)
+# The probes' row: an HTTPS endpoint with a self-signed certificate, and a port nothing listens on.
+tls_port=$(free_port); closed_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+  -subj /CN=localhost -keyout "$tmp/tls.key" -out "$tmp/tls.crt" 2>/dev/null || fail "openssl req"
 
 # --- nginx ------------------------------------------------------------------------------------
 log_format=$(grep -oP "^\s*log_format: '\K.*(?='\s*$)" "$src/k8s/base/config.yaml")
@@ -82,6 +87,13 @@ http {
     location /api/ { proxy_pass http://127.0.0.1:$back/; }
   }
   server {
+    listen 127.0.0.1:$tls_port ssl;
+    ssl_certificate $tmp/tls.crt;
+    ssl_certificate_key $tmp/tls.key;
+    access_log off;
+    location = /healthz { return 200 '{"status": "UP"}'; }
+  }
+  server {
     listen 127.0.0.1:$back;
     access_log off;
     location = /ok { return 200 "ok\n"; }
@@ -100,6 +112,17 @@ sed -e "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$front/stub_status|
     -e "s|/var/log/nginx/access.log|$tmp/access.log|" \
     "$src/k8s/base/config.yaml" >"$tmp/exporter.yaml"
 grep -q "$tmp/access.log" "$tmp/exporter.yaml" || fail "could not point the config at the test's log"
+cat >>"$tmp/exporter.yaml" <<EOF
+  # Probes: one passing over TLS (phases, certificate expiry), one failing (its reason).
+  - type: http_probe
+    name: health
+    url: https://127.0.0.1:$tls_port/healthz
+    tls: {insecure_skip_verify: true}
+    fail_if_body_not_matches_regexp: ['"UP"']
+  - type: tcp_probe
+    name: closed_port
+    address: 127.0.0.1:$closed_port
+EOF
 "$exporter" --config.file="$tmp/exporter.yaml" --web.listen-address="127.0.0.1:$exp_port" \
   >"$tmp/exporter.log" 2>&1 &
 pids+=($!)
