@@ -33,6 +33,7 @@ svg .grid{stroke:var(--line);stroke-width:1}svg .line{fill:none;stroke-width:1.5
 .k-down{fill:#cf222e;background:#cf222e}
 .key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
 .legend{margin:.1em 0 .8em;font-size:.9em}
+@media (max-width:40em){body{padding:.5em;font-size:14px}td,th{padding:.2em .35em}}
 )";
 
 std::string Cell(std::string_view text, std::string_view field = {}, int window = 0) {

@@ -13,6 +13,8 @@ packages=(
   nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
   python3 redis-server prometheus-blackbox-exporter openssl
   apache2 prometheus-apache-exporter php8.2-fpm
+  # a real browser for the status page test (headless)
+  chromium
   "$@"
 )
 

@@ -1,0 +1,290 @@
+// The status page in a real browser: headless Chromium loads it while a real nginx takes a mix
+// of statuses, and the numbers it renders are checked against the traffic sent. Screenshots for a
+// laptop and a phone go to SIDECAR_ARTIFACTS_DIR; the HTML goes through html-validate.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "simdjson.h"
+#include "tests/support/peers.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace sidecar::testing {
+namespace {
+
+constexpr const char* kTimedFormat =
+    R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time)";
+
+// The traffic: 50 requests, 10 of them 4xx (20.0 %) and 7 of them 5xx (14.0 %).
+const std::vector<std::pair<std::string, int>> kTraffic = {
+    {"/", 31},          {"/status/301", 2}, {"/status/404", 9},
+    {"/status/429", 1}, {"/status/500", 5}, {"/status/503", 2},
+};
+constexpr int kRequests = 50;
+
+std::filesystem::path ArtifactsDir() {
+  std::filesystem::path dir = SIDECAR_ARTIFACTS_DIR;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// What one headless Chromium run left behind.
+struct BrowserRun {
+  CommandResult result;  // output: what Chromium printed on stdout
+  std::string log;       // its stderr
+  std::string net_log;
+};
+
+// Headless Chromium with a fresh profile, every background service it can switch off switched
+// off, and host names resolving to nothing but 127.0.0.1, so that the test cannot reach beyond
+// the machine even if the page tried.
+BrowserRun RunChromium(const TempDir& dir, const std::string& name,
+                       std::vector<std::string> extra) {
+  const std::string chromium = FindExecutable("chromium");
+  REQUIRE_FALSE(chromium.empty());
+  const auto net_log = dir / (name + "-netlog.json");
+  std::vector<std::string> argv = {chromium,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--user-data-dir=" + (dir / (name + "-profile")).string(),
+                                   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                                   "--enable-logging=stderr",
+                                   "--v=0",
+                                   "--log-net-log=" + net_log.string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  // stdout is the page (--dump-dom); Chromium's log, console messages included, goes to a file.
+  const auto log = dir / (name + "-chromium.log");
+  std::vector<std::string> command = {"sh",         "-c",      "exec \"$@\" 2>\"$0\"",
+                                      log.string(), "timeout", "120"};
+  command.insert(command.end(), argv.begin(), argv.end());
+  BrowserRun done;
+  done.result = RunCommand(command);
+  if (std::filesystem::exists(log)) done.log = ReadFile(log);
+  if (std::filesystem::exists(net_log)) done.net_log = ReadFile(net_log);
+  return done;
+}
+
+// Every console message Chromium logged for the page ("CONSOLE" lines, errors included).
+std::vector<std::string> ConsoleMessages(const std::string& output) {
+  std::vector<std::string> messages;
+  std::size_t at = 0;
+  while ((at = output.find(":CONSOLE", at)) != std::string::npos) {
+    const std::size_t end = output.find('\n', at);
+    messages.push_back(output.substr(at, end - at));
+    at = end;
+  }
+  return messages;
+}
+
+// The URLs of the requests the page made (Chromium's own background requests have no origin as
+// their initiator; page requests name the page's origin), and of every request in the log.
+struct NetLogRequests {
+  std::vector<std::string> from_page;
+  std::vector<std::string> all;
+};
+
+NetLogRequests RequestsIn(const std::string& net_log) {
+  NetLogRequests requests;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  REQUIRE(parser.parse(net_log).get(root) == simdjson::SUCCESS);
+  int64_t start_job = -1;
+  REQUIRE(root["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].get(start_job) ==
+          simdjson::SUCCESS);
+  for (simdjson::dom::element event : root["events"].get_array()) {
+    int64_t type = -1;
+    if (event["type"].get(type) != simdjson::SUCCESS || type != start_job) continue;
+    std::string_view url;
+    if (event["params"]["url"].get(url) != simdjson::SUCCESS) continue;
+    requests.all.emplace_back(url);
+    std::string_view initiator;
+    if (event["params"]["initiator"].get(initiator) == simdjson::SUCCESS &&
+        initiator != "not an origin") {
+      requests.from_page.emplace_back(url);
+    }
+  }
+  return requests;
+}
+
+// The text of the cell with that data-field and data-window in the rendered DOM.
+std::string FieldText(const std::string& dom, const std::string& section, const std::string& field,
+                      int window) {
+  const std::size_t start = dom.find("id=\"source-" + section + "\"");
+  if (start == std::string::npos) return "(no section " + section + ")";
+  const std::size_t end = dom.find("</section>", start);
+  const std::string key =
+      "data-field=\"" + field + "\" data-window=\"" + std::to_string(window) + "\">";
+  const std::size_t at = dom.find(key, start);
+  if (at == std::string::npos || at > end) return "(no field " + field + ")";
+  const std::size_t value = at + key.size();
+  return dom.substr(value, dom.find('<', value) - value);
+}
+
+// The rows of a data-list table in a section: first cell -> second cell.
+std::map<std::string, std::string> ListRows(const std::string& dom, const std::string& section,
+                                            const std::string& list) {
+  std::map<std::string, std::string> rows;
+  const std::size_t start = dom.find("id=\"source-" + section + "\"");
+  const std::size_t table = dom.find("data-list=\"" + list + "\"", start);
+  if (start == std::string::npos || table == std::string::npos) return rows;
+  const std::string body = dom.substr(table, dom.find("</table>", table) - table);
+  const std::regex row(
+      R"re(<tr><td>(?:<code>)?([^<]*)(?:</code>)?</td><td class="n">([^<]*)</td>)re");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), row); it != std::sregex_iterator();
+       ++it) {
+    rows[(*it)[1]] = (*it)[2];
+  }
+  return rows;
+}
+
+// Polls /api/v1/status until the last snapshot's minute shows `requests` for `source`.
+bool WaitForSnapshotWith(ExporterProcess& exporter, const std::string& source, double requests) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const HttpResult status = HttpGet(exporter.url("/api/v1/status"));
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (status.status == 200 && parser.parse(status.body).get(root) == simdjson::SUCCESS) {
+      for (simdjson::dom::element entry : root["sources"].get_array()) {
+        std::string_view name;
+        double seen = -1;
+        if (entry["name"].get(name) == simdjson::SUCCESS && name == source &&
+            entry["windows"].at(0)["requests"].get(seen) == simdjson::SUCCESS && seen == requests) {
+          return true;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+std::string Config(const NginxServer& nginx) {
+  return std::string("collectors:\n  - type: access_log\n    name: web\n") + "    paths: ['" +
+         nginx.access_log().string() + "']\n    log_format: '" + kTimedFormat +
+         "'\n    labels: [method, status, path, remote_addr]\n"
+         "  - type: access_log\n    name: quiet\n    paths: ['" +
+         (nginx.dir() / "logs" / "quiet.log").string() +
+         "']\n  - type: nginx_status\n    name: nginx\n    url: '" + nginx.url("/stub_status") +
+         "'\n";
+}
+
+TEST_CASE("Chromium renders the status page with the numbers of the traffic nginx took",
+          "[browser]") {
+  if (FindExecutable("chromium").empty()) {
+    WARN("SKIP: chromium is not installed (scripts/install-deps.sh installs it)");
+    return;
+  }
+  NginxServer nginx;
+  nginx.Start();
+  WriteFile(nginx.dir() / "logs" / "quiet.log", "");
+  ExporterProcess exporter(Config(nginx));
+  // A first snapshot before the traffic, so that the minute holds all of it.
+  REQUIRE(WaitForSnapshotWith(exporter, "web", 0));
+  for (const auto& [path, count] : kTraffic) {
+    for (int i = 0; i < count; ++i) REQUIRE(HttpGet(nginx.url(path)).status > 0);
+  }
+  REQUIRE(WaitForSnapshotWith(exporter, "web", kRequests));
+
+  TempDir browser;
+  const std::string page = exporter.url("/");
+  const BrowserRun run = RunChromium(browser, "dom", {"--dump-dom", page});
+  INFO(run.log.substr(0, 4000));
+  REQUIRE(run.result.exit_code == 0);
+  const std::string& dom = run.result.output;
+  WriteFile(ArtifactsDir() / "status-page-dom.html", dom);
+
+  // The figures of the last minute, as rendered.
+  CHECK(FieldText(dom, "web", "requests", 60) == "50");
+  CHECK(FieldText(dom, "web", "share_4xx", 60) == "20.0 %");
+  CHECK(FieldText(dom, "web", "share_5xx", 60) == "14.0 %");
+  // nginx's `return` answers in 0 ms: every quantile lies in the first bucket, (0, 5 ms].
+  CHECK_THAT(FieldText(dom, "web", "latency_p99", 60), Catch::EndsWith("(0 – 5 ms)"));
+  const std::map<std::string, std::string> mix = ListRows(dom, "web", "status");
+  CHECK(mix ==
+        std::map<std::string, std::string>{
+            {"200", "31"}, {"301", "2"}, {"404", "9"}, {"429", "1"}, {"500", "5"}, {"503", "2"}});
+  const std::map<std::string, std::string> paths = ListRows(dom, "web", "paths");
+  CHECK(paths.at("/") == "31");
+  CHECK(paths.at("/status/404") == "9");
+  CHECK(ListRows(dom, "web", "clients") == std::map<std::string, std::string>{{"127.0.0.1", "50"}});
+  // A log without traffic says so instead of 0 %.
+  CHECK(FieldText(dom, "quiet", "share_5xx", 60) == "no traffic");
+  CHECK(FieldText(dom, "quiet", "requests_per_second", 60) == "no traffic");
+  // nginx: connections by state and up for every snapshot so far.
+  CHECK_THAT(dom, Catch::Contains("active connections"));
+  CHECK(FieldText(dom, "nginx", "up_ratio", 60) == "100 % of snapshots");
+  CHECK_THAT(dom, Catch::Contains("<svg viewBox"));
+
+  // Nothing logged on the console (errors, CSP violations), nothing asked of anywhere else.
+  CHECK(ConsoleMessages(run.log).empty());
+  REQUIRE_FALSE(run.net_log.empty());
+  const NetLogRequests requests = RequestsIn(run.net_log);
+  CHECK(std::find(requests.all.begin(), requests.all.end(), page) != requests.all.end());
+  for (const std::string& url : requests.from_page) {
+    INFO(url);
+    CHECK(url.starts_with(exporter.url("/")));
+  }
+
+  // Screenshots, as a laptop and a phone show the page.
+  for (const auto& [name, size] :
+       {std::pair{"laptop", "1366,2200"}, std::pair{"phone", "390,2600"}}) {
+    const auto file = ArtifactsDir() / (std::string("status-page-") + name + ".png");
+    std::filesystem::remove(file);
+    const BrowserRun shot = RunChromium(browser, name,
+                                        {"--window-size=" + std::string(size), "--hide-scrollbars",
+                                         "--screenshot=" + file.string(), page + "?refresh=0"});
+    INFO(shot.log.substr(0, 4000));
+    CHECK(shot.result.exit_code == 0);
+    CHECK(std::filesystem::exists(file));
+    CHECK(ConsoleMessages(shot.log).empty());
+  }
+}
+
+TEST_CASE("the status page is valid HTML", "[browser]") {
+  const std::filesystem::path validator = std::filesystem::path(SIDECAR_NODE_DIR) / "node_modules" /
+                                          "html-validate" / "bin" / "html-validate.mjs";
+  if (!std::filesystem::exists(validator) || FindExecutable("node").empty()) {
+    WARN("SKIP: html-validate is not installed; run scripts/deploy-deps.sh " SIDECAR_NODE_DIR);
+    return;
+  }
+  NginxServer nginx;
+  nginx.Start();
+  WriteFile(nginx.dir() / "logs" / "quiet.log", "");
+  ExporterProcess exporter(Config(nginx));
+  REQUIRE(WaitForSnapshotWith(exporter, "web", 0));
+  for (int i = 0; i < 5; ++i) REQUIRE(HttpGet(nginx.url("/status/404")).status == 404);
+  REQUIRE(WaitForSnapshotWith(exporter, "web", 5));
+
+  TempDir dir;
+  // The recommended rules but one: the page refreshes itself (meta refresh) and offers a link
+  // that turns it off, which WCAG 2.2.1 accepts for time limits a user can switch off.
+  WriteFile(dir / "html-validate.json",
+            R"({"extends": ["html-validate:recommended"], "rules": {"meta-refresh": "off"}})");
+  for (const std::string path : {"/", "/?refresh=0"}) {
+    const HttpResult page = HttpGet(exporter.url(path));
+    REQUIRE(page.status == 200);
+    WriteFile(dir / "page.html", page.body);
+    const CommandResult result =
+        RunCommand({"node", validator.string(), "--config", (dir / "html-validate.json").string(),
+                    (dir / "page.html").string()});
+    INFO(path << "\n" << result.output);
+    CHECK(result.exit_code == 0);
+  }
+}
+
+}  // namespace
+}  // namespace sidecar::testing
