@@ -6,6 +6,7 @@
 #include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
 #include "collectors/system/process_collector.h"
+#include "collectors/system/volume_collector.h"
 
 namespace sidecar {
 
@@ -26,6 +27,7 @@ const std::vector<CollectorType>& CollectorTypes() {
        DecodeTcpProbe},
       // The pod as the sidecar sees it.
       {"process", "the main container's processes through a shared PID namespace", DecodeProcess},
+      {"volume", "the shared volume's usage against its limit, and its filesystem", DecodeVolume},
   };
   return kTypes;
 }

@@ -110,8 +110,10 @@ log "nginx on 127.0.0.1:$front (backend :$back)"
 # --- exporter, configured from k8s/base/config.yaml ---------------------------------------------
 sed -e "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$front/stub_status|" \
     -e "s|/var/log/nginx/access.log|$tmp/access.log|" \
+    -e "s|path: /var/log/nginx\$|path: $tmp|" \
     "$src/k8s/base/config.yaml" >"$tmp/exporter.yaml"
 grep -q "$tmp/access.log" "$tmp/exporter.yaml" || fail "could not point the config at the test's log"
+grep -q "path: $tmp\$" "$tmp/exporter.yaml" || fail "could not point the volume at the test's dir"
 cat >>"$tmp/exporter.yaml" <<EOF
   # Probes: one passing over TLS (phases, certificate expiry), one failing (its reason).
   - type: http_probe
@@ -122,6 +124,10 @@ cat >>"$tmp/exporter.yaml" <<EOF
   - type: tcp_probe
     name: closed_port
     address: 127.0.0.1:$closed_port
+  # nginx's master (matched by its config path) and workers, as k8s/overlays/process-namespace does.
+  - type: process
+    name: nginx_processes
+    match: {cmdline: '$tmp/nginx.conf'}
 EOF
 "$exporter" --config.file="$tmp/exporter.yaml" --web.listen-address="127.0.0.1:$exp_port" \
   >"$tmp/exporter.log" 2>&1 &
