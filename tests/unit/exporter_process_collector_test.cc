@@ -10,19 +10,14 @@
 #include <filesystem>
 #include <map>
 
+#include "tests/support/families.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar {
 namespace {
 
 std::map<std::string, double> Values(const CollectResult& result) {
-  std::map<std::string, double> values;
-  for (const auto& family : result.families) {
-    const auto& metric = family.metric.at(0);
-    values[family.name] =
-        family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
-  }
-  return values;
+  return testing::FirstValues(result.families);
 }
 
 TEST_CASE("process metrics describe this process", "[process]") {

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "tests/support/families.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -15,13 +16,7 @@ namespace sidecar {
 namespace {
 
 std::map<std::string, double> Values(const CollectResult& result) {
-  std::map<std::string, double> values;
-  for (const auto& family : result.families) {
-    const auto& metric = family.metric.at(0);
-    values[family.name] =
-        family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
-  }
-  return values;
+  return testing::FirstValues(result.families);
 }
 
 // The first number du prints.
