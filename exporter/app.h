@@ -27,7 +27,7 @@ struct AppOptions {
   std::string config_file;
   std::string listen_address = ":10113";
   std::string telemetry_path = "/metrics";
-  int web_threads = 8;
+  int web_threads = 2048;
 };
 
 // The exporter process: owns the configuration, the collectors and the HTTP server, and

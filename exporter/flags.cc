@@ -17,7 +17,7 @@ Flags:
   --config.check              validate the configuration, print every error, exit 0 or 1
   --web.listen-address=ADDR   address to serve on, host:port or :port (default ":10113")
   --web.telemetry-path=PATH   path of the metrics endpoint (default "/metrics")
-  --web.max-threads=N         HTTP worker threads (default 8)
+  --web.max-threads=N         connections served at once, one thread each (default 2048)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --version                   print the version and exit
@@ -77,8 +77,8 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
       const auto [end, ec] =
           std::from_chars(threads.data(), threads.data() + threads.size(), flags.web_max_threads);
       if (ec != std::errc() || end != threads.data() + threads.size() ||
-          flags.web_max_threads < 1 || flags.web_max_threads > 256) {
-        error = "--web.max-threads: want a number from 1 to 256, got \"" + threads + "\"";
+          flags.web_max_threads < 1 || flags.web_max_threads > 16384) {
+        error = "--web.max-threads: want a number from 1 to 16384, got \"" + threads + "\"";
         return std::nullopt;
       }
     }

@@ -13,7 +13,7 @@ struct Flags {
   std::string telemetry_path = "/metrics";
   std::string log_level = "info";
   std::string log_format = "logfmt";
-  int web_max_threads = 8;
+  int web_max_threads = 2048;
   bool config_check = false;
   bool version = false;
   bool help = false;

@@ -37,9 +37,18 @@ struct HttpReply {
 struct HttpServerOptions {
   // Prometheus style: "host:port", ":port" (all interfaces) or "[v6]:port"; port 0 = ephemeral.
   std::string listen_address = ":10113";
-  int threads = 8;
-  int request_timeout_ms = 10000;
+  // CivetWeb gives each open connection a worker thread of its own, from the start of its request
+  // header until it closes, so this is also the number of connections served at once; more wait
+  // in the listen backlog. Hostile clients are cheap to serve this way only because each of them
+  // holds its thread for at most `header_timeout_ms`: an idle thread costs about 15 KiB resident.
+  int threads = 2048;
+  // Time allowed for a whole request header (and for a TLS handshake, and for writing a reply) from
+  // the first wait for it: a client sending one byte a second is dropped when this runs out, not
+  // when it stops sending. It also bounds how long an idle keep-alive connection is kept.
+  int header_timeout_ms = 5000;
   int max_request_bytes = 16 * 1024;
+  // Connections the kernel completes while every worker is busy (capped by net.core.somaxconn).
+  int listen_backlog = 4096;
 };
 
 // An HTTP server (CivetWeb) that routes GET and HEAD of exact paths to handlers. Unknown paths

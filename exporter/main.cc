@@ -1,5 +1,6 @@
 // sidecar-exporter: flags, signals and the App; everything else lives in the libraries.
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <iostream>
@@ -21,6 +22,16 @@ int CheckConfig(const std::string& file) {
   }
   std::cout << file << ": OK, " << load.config->collectors.size() << " collector(s)\n";
   return 0;
+}
+
+// Every open connection holds a descriptor (and a worker thread): raise the soft limit to the
+// hard one, as Go programs do at start, so that --web.max-threads connections fit.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 }  // namespace
@@ -52,6 +63,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  RaiseOpenFileLimit();
 
   sidecar::LogLevel level{};
   sidecar::LogFormat format{};
