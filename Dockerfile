@@ -17,7 +17,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
       prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev \
-      libsimdjson-dev zlib1g-dev \
+      libsimdjson-dev zlib1g-dev libssl-dev libcrypt-dev \
  && rm -rf /var/lib/apt/lists/*
 
 FROM build-deps AS build
@@ -41,7 +41,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libprometheus-cpp-core1.0 libcivetweb1 libcurl4 libre2-9 libyaml-cpp0.7 libsimdjson14 \
-      zlib1g ca-certificates \
+      zlib1g libssl3 libcrypt1 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 
 FROM runtime-deps

@@ -9,6 +9,7 @@
 #include "exporter/metric_families.h"
 #include "exporter/status_page.h"
 #include "exporter/version.h"
+#include "exporter/web_security.h"
 
 namespace sidecar {
 namespace {
@@ -52,6 +53,14 @@ bool App::Start() {
   HttpServerOptions server_options;
   server_options.listen_address = options_.listen_address;
   server_options.threads = options_.web_threads;
+  if (!options_.web_config_file.empty()) {
+    const auto problems = ApplyWebConfigFile(options_.web_config_file, logger_, server_options);
+    for (const auto& problem : problems) {
+      logger_.Error("invalid web configuration", {{"error", problem}});
+    }
+    if (!problems.empty()) return false;
+    tls_ = server_options.tls;
+  }
   try {
     server_ = std::make_unique<HttpServer>(server_options, std::move(routes));
   } catch (const std::exception& e) {
@@ -248,6 +257,7 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
                      .Build());
   }
   families.AddAll(process_collector_.Collect(CollectContext{}).families);
+  if (tls_) families.AddAll(tls_->Collect());
   if (active) families.AddConstLabels(active->const_labels);
   return std::move(families).Take();
 }

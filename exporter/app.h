@@ -20,6 +20,7 @@
 #include "exporter/single_flight.h"
 #include "exporter/status_history.h"
 #include "exporter/status_report.h"
+#include "exporter/tls_context.h"
 
 namespace sidecar {
 
@@ -27,6 +28,7 @@ struct AppOptions {
   std::string config_file;
   std::string listen_address = ":10113";
   std::string telemetry_path = "/metrics";
+  std::string web_config_file;  // exporter-toolkit web config; empty for plain HTTP
   int web_threads = 2048;
 };
 
@@ -102,6 +104,8 @@ class App {
   StatusHistory status_history_;
   std::jthread status_sampler_;  // stopped and joined in Stop(), before the collectors go
 
+  // TLS of the server, when configured: its reload metrics are served with ours.
+  std::shared_ptr<TlsContext> tls_;
   // Last member: destroyed first, so that no handler runs while the rest is torn down.
   std::unique_ptr<HttpServer> server_;
 };

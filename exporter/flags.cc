@@ -17,6 +17,7 @@ Flags:
   --config.check              validate the configuration, print every error, exit 0 or 1
   --web.listen-address=ADDR   address to serve on, host:port or :port (default ":10113")
   --web.telemetry-path=PATH   path of the metrics endpoint (default "/metrics")
+  --web.config.file=FILE      TLS, basic auth and headers, in the exporter-toolkit format
   --web.max-threads=N         connections served at once, one thread each (default 2048)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
@@ -57,6 +58,7 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
     if (name == "config.file") target = &flags.config_file;
     if (name == "web.listen-address") target = &flags.listen_address;
     if (name == "web.telemetry-path") target = &flags.telemetry_path;
+    if (name == "web.config.file") target = &flags.web_config_file;
     if (name == "log.level") target = &flags.log_level;
     if (name == "log.format") target = &flags.log_format;
     std::string threads;

@@ -11,6 +11,7 @@ struct Flags {
   std::string config_file;
   std::string listen_address = ":10113";
   std::string telemetry_path = "/metrics";
+  std::string web_config_file;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   int web_max_threads = 2048;

@@ -13,7 +13,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "exporter/basic_auth.h"
+#include "exporter/tls_context.h"
+
 namespace sidecar {
+
+void UseCivetWebOpenSsl3Compat();  // exporter/civetweb_openssl3.cc
+
 namespace {
 
 constexpr size_t kMinGzipBytes = 1024;
@@ -108,7 +114,8 @@ std::string ToCivetListeningPort(const std::string& address) {
 // Bridges CivetWeb's per-method callbacks to our route table.
 class HttpServer::Dispatcher final : public CivetHandler {
  public:
-  explicit Dispatcher(const std::map<std::string, Handler>& routes) : routes_(routes) {}
+  Dispatcher(const std::map<std::string, Handler>& routes, const HttpServerOptions& options)
+      : routes_(routes), options_(options) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return Serve(conn, true); }
   bool handleHead(CivetServer*, mg_connection* conn) override { return Serve(conn, false); }
@@ -131,7 +138,7 @@ class HttpServer::Dispatcher final : public CivetHandler {
 
   // Writes status line, headers and body with a single write: two writes per response would
   // double the TCP sends, the largest cost of a scrape on loopback.
-  static void Send(mg_connection* conn, const HttpReply& reply, bool with_body, bool gzip) {
+  void Send(mg_connection* conn, const HttpReply& reply, bool with_body, bool gzip) const {
     const std::string* body = &reply.body;
     std::string compressed;
     if (gzip) {
@@ -140,12 +147,17 @@ class HttpServer::Dispatcher final : public CivetHandler {
     }
     std::string response;
     response.reserve(256 + (with_body ? body->size() : 0));
-    response +=
-        "HTTP/1.1 " + std::to_string(reply.status) + " " +
-        mg_get_response_code_text(conn, reply.status) + "\r\nContent-Type: " + reply.content_type +
-        "\r\nContent-Length: " + std::to_string(body->size()) +
-        "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nDate: " + HttpDate() +
-        "\r\n";
+    response += "HTTP/1.1 " + std::to_string(reply.status) + " " +
+                mg_get_response_code_text(conn, reply.status) +
+                "\r\nContent-Type: " + reply.content_type +
+                "\r\nContent-Length: " + std::to_string(body->size()) +
+                "\r\nCache-Control: no-store\r\nDate: " + HttpDate() + "\r\n";
+    bool content_type_options = false;
+    for (const auto& [name, value] : options_.headers) {
+      response += name + ": " + value + "\r\n";
+      content_type_options |= name == "X-Content-Type-Options";
+    }
+    if (!content_type_options) response += "X-Content-Type-Options: nosniff\r\n";
     if (gzip || reply.gzip_encoded) {
       response += "Content-Encoding: gzip\r\n";
     }
@@ -165,7 +177,35 @@ class HttpServer::Dispatcher final : public CivetHandler {
     mg_write(conn, response.data(), response.size());
   }
 
+  // A refusal when the request needs credentials it lacks; nullopt when it may proceed.
+  std::optional<HttpReply> Refusal(mg_connection* conn) const {
+    const mg_request_info* info = mg_get_request_info(conn);
+    const std::string path = info->local_uri ? info->local_uri : "";
+    if (options_.public_paths.contains(path)) return std::nullopt;
+    if (options_.require_client_certificate && info->client_cert == nullptr) {
+      HttpReply reply;
+      reply.status = 403;
+      reply.body = "forbidden: a client certificate is required\n";
+      return reply;
+    }
+    if (options_.basic_auth) {
+      const char* authorization = mg_get_header(conn, "Authorization");
+      if (authorization == nullptr || !options_.basic_auth->Check(authorization)) {
+        HttpReply reply;
+        reply.status = 401;
+        reply.body = "unauthorized\n";
+        reply.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sidecar-exporter\"");
+        return reply;
+      }
+    }
+    return std::nullopt;
+  }
+
   bool NotAllowed(mg_connection* conn) {
+    if (const auto refusal = Refusal(conn)) {
+      Send(conn, *refusal, true, false);
+      return true;
+    }
     HttpReply reply;
     reply.status = 405;
     reply.body = "method not allowed; use GET or HEAD\n";
@@ -175,6 +215,10 @@ class HttpServer::Dispatcher final : public CivetHandler {
   }
 
   bool Serve(mg_connection* conn, bool with_body) {
+    if (const auto refusal = Refusal(conn)) {
+      Send(conn, *refusal, with_body, false);
+      return true;
+    }
     const mg_request_info* info = mg_get_request_info(conn);
     HttpRequestInfo request;
     request.method = info->request_method ? info->request_method : "";
@@ -210,15 +254,22 @@ class HttpServer::Dispatcher final : public CivetHandler {
   }
 
   const std::map<std::string, Handler>& routes_;
+  const HttpServerOptions& options_;
 };
 
-HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler> routes)
-    : routes_(std::move(routes)), dispatcher_(std::make_unique<Dispatcher>(routes_)) {
-  const std::string ports = ToCivetListeningPort(options.listen_address);
+HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, Handler> routes)
+    : options_(std::move(server_options)),
+      routes_(std::move(routes)),
+      dispatcher_(std::make_unique<Dispatcher>(routes_, options_)) {
+  const HttpServerOptions& options = options_;
+  UseCivetWebOpenSsl3Compat();
+  std::string ports = ToCivetListeningPort(options.listen_address);
   if (ports.empty()) {
     throw std::runtime_error("invalid listen address \"" + options.listen_address +
                              "\"; want host:port, :port or [v6addr]:port");
   }
+  const std::string plain_ports = ports;
+  if (options.tls) ports += "s";  // CivetWeb: an 's' after the port makes it TLS
   const std::vector<std::string> civet_options = {
       "listening_ports",
       ports,
@@ -244,8 +295,18 @@ HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler>
       "tcp_nodelay",
       "1",
   };
+  CivetCallbacks callbacks{};
+  // CivetWeb uses our SSL_CTX as it is (returning 1: "complete, do not modify"), here at start
+  // and again when it frees its context, which must then leave ours alone.
+  callbacks.external_ssl_ctx = [](void** ssl_ctx, void* user_data) {
+    const auto* server = static_cast<const CivetServer*>(user_data);
+    const auto* tls = static_cast<const TlsContext*>(server->getUserContext());
+    if (tls == nullptr) return 0;
+    *ssl_ctx = tls->ssl_ctx();
+    return 1;
+  };
   try {
-    server_ = std::make_unique<CivetServer>(civet_options);
+    server_ = std::make_unique<CivetServer>(civet_options, &callbacks, options.tls.get());
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
   }
@@ -257,8 +318,8 @@ HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, Handler>
   port_ = bound.empty() ? 0 : bound.front();
   // The address to knock on at shutdown: the listen host when it is an IPv4 address, else
   // loopback (the wildcard and "[::]" listeners accept it there).
-  const std::string host =
-      ports.substr(0, ports.rfind(':') == std::string::npos ? 0 : ports.rfind(':'));
+  const std::string host = plain_ports.substr(
+      0, plain_ports.rfind(':') == std::string::npos ? 0 : plain_ports.rfind(':'));
   in_addr ignored{};
   if (!host.empty() && inet_pton(AF_INET, host.c_str(), &ignored) == 1) knock_host_ = host;
 }

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,9 @@
 class CivetServer;
 
 namespace sidecar {
+
+class BasicAuthenticator;
+class TlsContext;
 
 // The parts of a request our handlers look at.
 struct HttpRequestInfo {
@@ -49,11 +53,24 @@ struct HttpServerOptions {
   int max_request_bytes = 16 * 1024;
   // Connections the kernel completes while every worker is busy (capped by net.core.somaxconn).
   int listen_backlog = 4096;
+
+  // From --web.config.file. TLS when set (it must outlive the server); plain HTTP otherwise.
+  std::shared_ptr<TlsContext> tls;
+  // Paths other than `public_paths` need the right password when set...
+  std::shared_ptr<const BasicAuthenticator> basic_auth;
+  // ...and a client certificate when this is true (TLS verified it when the config says so).
+  bool require_client_certificate = false;
+  // Added to every response (http_server_config.headers).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Answered without credentials: kubelet probes can present neither a certificate nor a password.
+  std::set<std::string> public_paths = {"/healthz", "/readyz"};
 };
 
-// An HTTP server (CivetWeb) that routes GET and HEAD of exact paths to handlers. Unknown paths
-// get 404, other methods 405; there is no document root and so no file serving or listing.
-// Gzip encoding is applied here for compressible replies.
+// An HTTP or HTTPS server (CivetWeb) that routes GET and HEAD of exact paths to handlers. Unknown
+// paths get 404, other methods 405; there is no document root and so no file serving or listing.
+// Gzip encoding is applied here for compressible replies. With credentials configured, every
+// request but those of `public_paths` is refused (401 without the password, 403 without a
+// client certificate) before routing.
 //
 // Starts in the constructor (throws std::runtime_error when it cannot listen) and stops in the
 // destructor, which waits for handlers in progress. Handlers run on CivetWeb's worker threads
@@ -72,6 +89,7 @@ class HttpServer {
 
  private:
   class Dispatcher;
+  HttpServerOptions options_;
   std::map<std::string, Handler> routes_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   options.config_file = flags->config_file;
   options.listen_address = flags->listen_address;
   options.telemetry_path = flags->telemetry_path;
+  options.web_config_file = flags->web_config_file;
   options.web_threads = flags->web_max_threads;
   sidecar::App app(options, logger);
   if (!app.Start()) return 1;

@@ -242,6 +242,42 @@ if (pm && deployment) {
 }
 check(find(monitoring, "PrometheusRule"), "k8s/monitoring renders a PrometheusRule");
 
+// The tls overlay: the exporter reads a web config and the mounted TLS Secret; probes and the
+// ServiceMonitor use HTTPS; the files the web config names are where the Secret is mounted.
+const tls = rendered["k8s/overlays/tls"];
+check(tls, "k8s/overlays/tls renders");
+const tlsDeployment = find(tls, "Deployment");
+if (tlsDeployment) {
+  checkHardenedPod(tlsDeployment, "tls Deployment", { nativeSidecar: true });
+  const spec = podSpecOf(tlsDeployment);
+  const exporter = allContainers(spec).find((c) => c.name === "sidecar-exporter");
+  const webArg = (exporter?.args ?? []).find((a) => a.startsWith("--web.config.file="));
+  check(webArg, "tls: exporter gets --web.config.file");
+  const mountOf = (volume) => (exporter?.volumeMounts ?? []).find((m) => m.name === volume?.name);
+  const secretVolume = (spec.volumes ?? []).find((v) => v.secret?.secretName === "sidecar-exporter-tls");
+  const secretMount = mountOf(secretVolume);
+  check(secretMount?.readOnly && !secretMount.subPath, "tls: the TLS Secret is mounted whole (renewals reach the files), read-only");
+  const webVolume = (spec.volumes ?? []).find((v) => v.configMap?.name?.startsWith("sidecar-exporter-web-config"));
+  const webMount = mountOf(webVolume);
+  const webConfigMap = find(tls, "ConfigMap", webVolume?.configMap?.name);
+  const webFile = webArg?.split("=")[1];
+  check(webMount && webFile === `${webMount.mountPath}/web-config.yml` && webConfigMap?.data?.["web-config.yml"],
+    "tls: --web.config.file names the mounted web config");
+  const webConfig = YAML.parse(webConfigMap?.data?.["web-config.yml"] ?? "{}");
+  for (const key of ["cert_file", "key_file", "client_ca_file"]) {
+    const file = webConfig.tls_server_config?.[key];
+    check(secretMount && file?.startsWith(`${secretMount.mountPath}/`), `tls: web config ${key} (${file}) is in the mounted Secret`);
+  }
+  const mounts = (exporter?.volumeMounts ?? []).map((m) => m.mountPath);
+  check(mounts.every((a) => mounts.every((b) => a === b || !b.startsWith(`${a}/`))), "tls: no mount nested in another (read-only ConfigMap mounts cannot hold mount points)");
+  for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+    check(exporter?.[probe]?.httpGet?.scheme === "HTTPS", `tls: ${probe} uses HTTPS`);
+  }
+}
+const tlsMonitor = find(tls, "ServiceMonitor");
+check(tlsMonitor?.spec.endpoints.every((e) => e.scheme === "https" && e.tlsConfig?.ca && e.tlsConfig?.cert && e.tlsConfig?.keySecret && e.tlsConfig?.serverName),
+  "tls: ServiceMonitor scrapes with scheme https and a tlsConfig (CA, client certificate, serverName)");
+
 // nginx.conf and the exporter configuration must describe the same log and stub_status.
 const nginxConf = readFileSync(join(k8s, "base/nginx.conf"), "utf8");
 const exporterConf = YAML.parse(readFileSync(join(k8s, "base/config.yaml"), "utf8"));

@@ -145,7 +145,7 @@ TimedGet TimeGet(const std::string& url) {
   return {result.status, std::chrono::duration_cast<milliseconds>(Clock::now() - start)};
 }
 
-TEST_CASE("1,000 idle and 1,000 slowloris connections neither stall probes nor stay open",
+TEST_CASE("1000 idle and 1000 slowloris connections neither stall probes nor stay open",
           "[e2e][http][hostile]") {
   RaiseFileLimit();
   NginxServer nginx;
