@@ -8,6 +8,7 @@
 
 #include "tests/support/peers.h"
 #include "tests/support/pki.h"
+#include "tests/support/probe_peers.h"
 
 namespace sidecar::testing {
 namespace {
@@ -35,26 +36,11 @@ std::string WebConfig(const TestPki& pki, const std::string& client_auth,
 }
 
 // Debian's blackbox exporter, which reads the web config with the exporter-toolkit.
-class BlackboxExporter {
+class WebConfiguredBlackbox : public BlackboxExporter {
  public:
-  explicit BlackboxExporter(const std::filesystem::path& web_config) : port_(FreePort()) {
-    WriteFile(dir_ / "blackbox.yml", "modules:\n  http_2xx:\n    prober: http\n");
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"prometheus-blackbox-exporter",
-                                 "--config.file=" + (dir_ / "blackbox.yml").string(),
-                                 "--web.config.file=" + web_config.string(),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-        dir_ / "blackbox.log");
-    if (!WaitForPort(port_, seconds(10))) {
-      throw std::runtime_error("blackbox exporter did not start:\n" + process_->Log());
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  TempDir dir_;
-  int port_;
-  std::unique_ptr<ChildProcess> process_;
+  explicit WebConfiguredBlackbox(const std::filesystem::path& web_config)
+      : BlackboxExporter("  http_2xx:\n    prober: http\n",
+                         {"--web.config.file=" + web_config.string()}) {}
 };
 
 std::string Https(int port, const std::string& path) {
@@ -68,7 +54,7 @@ TEST_CASE("TLS 1.2 and 1.3 with basic auth: same answers as the exporter-toolkit
   const std::filesystem::path web_config = pki.dir() / "web.yml";
   WriteFile(web_config, WebConfig(pki, "", hash));
   ExporterProcess ours(kExporterConfig, {"--web.config.file=" + web_config.string()});
-  BlackboxExporter theirs(web_config);
+  WebConfiguredBlackbox theirs(web_config);
   const std::vector<std::string> trust = {"--cacert", pki.ca_cert().string()};
   const auto with = [&](std::vector<std::string> extra) {
     extra.insert(extra.begin(), trust.begin(), trust.end());
@@ -121,7 +107,7 @@ TEST_CASE("mTLS: a client certificate from the right CA passes and one from a wr
   const std::filesystem::path web_config = pki.dir() / "web.yml";
   WriteFile(web_config, WebConfig(pki, "RequireAndVerifyClientCert", BcryptHash("s3cret")));
   ExporterProcess ours(kExporterConfig, {"--web.config.file=" + web_config.string()});
-  BlackboxExporter theirs(web_config);
+  WebConfiguredBlackbox theirs(web_config);
   const auto args = [&](const std::filesystem::path& cert, const std::filesystem::path& key) {
     return std::vector<std::string>{
         "--cacert", pki.ca_cert().string(), "--cert", cert.string(),
@@ -153,7 +139,7 @@ TEST_CASE("a real Prometheus scrapes both over HTTPS with tls_config and basic_a
   const std::filesystem::path web_config = pki.dir() / "web.yml";
   WriteFile(web_config, WebConfig(pki, "RequireAndVerifyClientCert", BcryptHash("s3cret")));
   ExporterProcess ours(kExporterConfig, {"--web.config.file=" + web_config.string()});
-  BlackboxExporter theirs(web_config);
+  WebConfiguredBlackbox theirs(web_config);
 
   TempDir prometheus_dir;
   const int prometheus_port = FreePort();

@@ -77,15 +77,16 @@ RedisServer::RedisServer() {
 
 RedisServer::~RedisServer() { StopProcess(process_); }
 
-BlackboxExporter::BlackboxExporter(const std::string& modules_yaml) {
+BlackboxExporter::BlackboxExporter(const std::string& modules_yaml,
+                                   const std::vector<std::string>& extra_args) {
   WriteFile(dir_ / "blackbox.yml", "modules:\n" + modules_yaml);
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreePort();
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"prometheus-blackbox-exporter",
-                                 "--config.file=" + (dir_ / "blackbox.yml").string(),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-        dir_ / "blackbox.log");
+    std::vector<std::string> argv = {"prometheus-blackbox-exporter",
+                                     "--config.file=" + (dir_ / "blackbox.yml").string(),
+                                     "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    process_ = std::make_unique<ChildProcess>(argv, dir_ / "blackbox.log");
     if (WaitForPort(port_, std::chrono::seconds(10)) && process_->Running()) return;
     process_.reset();
   }

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -36,11 +37,13 @@ class RedisServer {
 };
 
 // Debian's prometheus-blackbox-exporter on 127.0.0.1 with `modules_yaml` (the text under
-// "modules:") as its configuration.
+// "modules:") as its configuration, plus `extra_args` (such as --web.config.file).
 class BlackboxExporter {
  public:
-  explicit BlackboxExporter(const std::string& modules_yaml);
+  explicit BlackboxExporter(const std::string& modules_yaml,
+                            const std::vector<std::string>& extra_args = {});
   ~BlackboxExporter();
+  int port() const { return port_; }
   // GET /probe?module=...&target=... parsed into "name{labels}" -> value.
   std::map<std::string, double> Probe(const std::string& module, const std::string& target);
 
