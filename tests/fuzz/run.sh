@@ -36,7 +36,6 @@ printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, *;q=0\r
 printf 'HEAD /healthz?x=%%2F..%%00 HTTP/1.0\r\n\r\n' >"$work/requests/head"
 printf 'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc' >"$work/requests/post"
 
-
 for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache config_fuzz:config \
   procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests; do
   name=${target%%:*}
