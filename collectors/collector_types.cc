@@ -2,6 +2,7 @@
 
 #include "collectors/http/apache_status_collector.h"
 #include "collectors/http/nginx_status_collector.h"
+#include "collectors/http/php_fpm_collector.h"
 #include "collectors/logs/access_log_options.h"
 #include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
@@ -12,11 +13,12 @@ namespace sidecar {
 
 const std::vector<CollectorType>& CollectorTypes() {
   static const std::vector<CollectorType> kTypes = {
-      // Status pages over HTTP.
+      // Status pages over HTTP (PHP-FPM also over FastCGI).
       {"nginx_status", "nginx stub_status page over HTTP or a Unix socket", DecodeNginxStatus,
        true},
       {"apache_status", "Apache httpd mod_status ?auto page over HTTP or a Unix socket",
        DecodeApacheStatus, true},
+      {"php_fpm", "PHP-FPM pool status page over FastCGI or HTTP", DecodePhpFpm},
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
       // Active checks of the main container.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
 # seeded from the real Apache log in tests/data, JSON lines, a stub_status page, mod_status pages,
-# the example configs, this machine's /proc files, the example web config and a few raw HTTP
-# requests.
+# FastCGI answers of PHP-FPM, the example configs, this machine's /proc files, the example web
+# config and a few raw HTTP requests.
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
@@ -17,8 +17,8 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 
 source scripts/lib.sh
 start_session sidecar-fuzz
-mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/config" "$work/procfs" "$work/web" \
-  "$work/requests"
+mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
+  "$work/web" "$work/requests"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -30,14 +30,15 @@ cp examples/*.yaml "$work/config/"
 for file in stat status limits smaps_rollup io; do cat "/proc/self/$file" >"$work/procfs/$file" 2>/dev/null || true; done
 cat /proc/stat >"$work/procfs/proc-stat"
 cp tests/data/apache_status/*.txt "$work/apache/"
+cp tests/data/php_fpm/* "$work/fastcgi/"
 cp examples/web-config.yml "$work/web/"
 printf 'tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  min_version: TLS13\n' >"$work/web/tls"
 printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, *;q=0\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\nAuthorization: Basic YWxpY2U6cGE6c3MgdzByZA==\r\n\r\n' >"$work/requests/scrape"
 printf 'HEAD /healthz?x=%%2F..%%00 HTTP/1.0\r\n\r\n' >"$work/requests/head"
 printf 'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc' >"$work/requests/post"
 
-for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache config_fuzz:config \
-  procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests; do
+for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
+  config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"
