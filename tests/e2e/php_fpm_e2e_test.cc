@@ -26,18 +26,31 @@ std::string FpmConfig(const PhpFpmServer& fpm) {
          std::to_string(fpm.tcp_port()) + "', status_path: /status, timeout: 8s}\n";
 }
 
+// The classic pod: php-fpm with a "www" pool of 3 static children on a Unix socket and a "tcp"
+// pool of at most 2 dynamic children, nginx in front on `front`.
+struct PhpFpmPod {
+  PhpFpmPod() {
+    fpm.Start();
+    front = FreePort();
+    nginx.AddHttpConfig(fpm.NginxServerBlock(front));
+    nginx.Start();
+    REQUIRE(WaitForPort(front, std::chrono::seconds(5)));
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(front) + path;
+  }
+  PhpFpmServer fpm{3, 2};
+  NginxServer nginx;
+  int front = 0;
+};
+
 std::string Series(const std::string& name, const std::string& pool, const std::string& uri) {
   return name + "{pool=\"" + pool + "\",scrape_uri=\"" + uri + "\"}";
 }
 
 TEST_CASE("PHP-FPM pools over FastCGI count the PHP requests nginx passes them", "[e2e][php_fpm]") {
-  PhpFpmServer fpm(3, 2);
-  fpm.Start();
-  NginxServer nginx;
-  const int front = FreePort();
-  nginx.AddHttpConfig(fpm.NginxServerBlock(front));
-  nginx.Start();
-  REQUIRE(WaitForPort(front, std::chrono::seconds(5)));
+  PhpFpmPod pod;
+  PhpFpmServer& fpm = pod.fpm;
   ExporterProcess exporter(FpmConfig(fpm));
   const std::string www_uri = "unix://" + fpm.unix_socket().string() + ";/status";
   const std::string tcp_uri = "tcp://127.0.0.1:" + std::to_string(fpm.tcp_port()) + "/status";
@@ -45,14 +58,13 @@ TEST_CASE("PHP-FPM pools over FastCGI count the PHP requests nginx passes them",
   auto before = exporter.Metrics();
   REQUIRE(before.at("phpfpm_up{scrape_uri=\"" + www_uri + "\"}") == 1);
   REQUIRE(before.at("phpfpm_up{scrape_uri=\"" + tcp_uri + "\"}") == 1);
-  const std::string front_url = "http://127.0.0.1:" + std::to_string(front);
   constexpr int kRequests = 25;
   for (int i = 0; i < kRequests; ++i) {
-    const HttpResult result = HttpGet(front_url + "/www/hello.php");
+    const HttpResult result = HttpGet(pod.url("/www/hello.php"));
     REQUIRE(result.status == 200);
     REQUIRE_THAT(result.body, Catch::StartsWith("hello from "));
   }
-  REQUIRE(HttpGet(front_url + "/tcp/hello.php").status == 200);
+  REQUIRE(HttpGet(pod.url("/tcp/hello.php")).status == 200);
   auto after = exporter.Metrics();
 
   // The pool counts the traffic plus the exporter's own status request in the first scrape.
@@ -97,16 +109,11 @@ TEST_CASE("PHP-FPM pools over FastCGI count the PHP requests nginx passes them",
 
 TEST_CASE("a slow script holds every child: active reaches max_children, the queue rises",
           "[e2e][php_fpm]") {
-  PhpFpmServer fpm(3, 2);
-  fpm.Start();
-  NginxServer nginx;
-  const int front = FreePort();
-  nginx.AddHttpConfig(fpm.NginxServerBlock(front));
-  nginx.Start();
-  REQUIRE(WaitForPort(front, std::chrono::seconds(5)));
+  PhpFpmPod pod;
+  PhpFpmServer& fpm = pod.fpm;
   ExporterProcess exporter(FpmConfig(fpm));
   const std::string tcp_uri = "tcp://127.0.0.1:" + std::to_string(fpm.tcp_port()) + "/status";
-  const std::string slow = "http://127.0.0.1:" + std::to_string(front) + "/tcp/slow.php?ms=1000";
+  const std::string slow = pod.url("/tcp/slow.php?ms=1000");
 
   // Two children (pm.max_children) take two slow requests, two more wait; the scrape's status
   // request queues behind them, and four more slow requests queue behind it. When the status
