@@ -21,7 +21,7 @@ t_start=$SECONDS
 log() { printf 'dashboard_test: [%3ds] %s\n' $((SECONDS - t_start)) "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
-for tool in nginx prometheus promtool curl node python3 openssl; do
+for tool in nginx apache2 php-fpm8.2 prometheus promtool curl node python3 openssl; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || fail "$tool not found: run scripts/deploy-deps.sh"
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -107,6 +107,62 @@ pids+=($!)
 wait_http "http://127.0.0.1:$front/stub_status" 10 || fail "nginx did not start"
 log "nginx on 127.0.0.1:$front (backend :$back)"
 
+# --- Apache (mod_status) and PHP-FPM (a Unix-socket pool and a TCP pool) for their rows -----------
+apache2_bin=$(PATH=$PATH:/usr/sbin:/sbin command -v apache2) || fail "apache2 not found"
+php_fpm_bin=$(PATH=$PATH:/usr/sbin:/sbin command -v php-fpm8.2) || fail "php-fpm8.2 not found"
+modules=$(dirname "$(dirname "$apache2_bin")")/lib/apache2/modules
+apache_port=$(free_port); fpm_tcp_port=$(free_port)
+as_nobody_apache=; as_nobody_fpm=
+if [[ $(id -u) -eq 0 ]]; then
+  as_nobody_apache=$'User nobody\nGroup nogroup'
+  as_nobody_fpm=$'user = nobody\ngroup = nogroup'
+fi
+mkdir -p "$tmp/apache"
+cat >"$tmp/apache/httpd.conf" <<EOF
+ServerRoot $tmp/apache
+PidFile $tmp/apache/httpd.pid
+DefaultRuntimeDir $tmp/apache
+Mutex file:$tmp/apache
+ErrorLog $tmp/apache/error.log
+$as_nobody_apache
+LoadModule mpm_event_module $modules/mod_mpm_event.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule status_module $modules/mod_status.so
+Listen 127.0.0.1:$apache_port
+ServerName 127.0.0.1
+DocumentRoot $tmp/html
+<Location /server-status>
+  SetHandler server-status
+</Location>
+EOF
+# Its own session: Apache's parent signals its whole process group when it stops.
+setsid "$apache2_bin" -f "$tmp/apache/httpd.conf" -DFOREGROUND >>"$tmp/apache/error.log" 2>&1 &
+pids+=($!)
+cat >"$tmp/php-fpm.conf" <<EOF
+[global]
+error_log = $tmp/php-fpm.log
+daemonize = no
+[www]
+$as_nobody_fpm
+listen = $tmp/php-fpm.sock
+pm = static
+pm.max_children = 2
+pm.status_path = /status
+[api]
+$as_nobody_fpm
+listen = 127.0.0.1:$fpm_tcp_port
+pm = dynamic
+pm.max_children = 2
+pm.start_servers = 1
+pm.min_spare_servers = 1
+pm.max_spare_servers = 1
+pm.status_path = /status
+EOF
+"$php_fpm_bin" --nodaemonize --fpm-config "$tmp/php-fpm.conf" --allow-to-run-as-root &
+pids+=($!)
+wait_http "http://127.0.0.1:$apache_port/server-status?auto" 10 || fail "apache2 did not start"
+log "apache2 on 127.0.0.1:$apache_port, php-fpm on $tmp/php-fpm.sock and :$fpm_tcp_port"
+
 # --- exporter, configured from k8s/base/config.yaml ---------------------------------------------
 sed -e "s|http://127.0.0.1:8080/stub_status|http://127.0.0.1:$front/stub_status|" \
     -e "s|/var/log/nginx/access.log|$tmp/access.log|" \
@@ -124,6 +180,16 @@ cat >>"$tmp/exporter.yaml" <<EOF
   - type: tcp_probe
     name: closed_port
     address: 127.0.0.1:$closed_port
+  # Apache's mod_status and the two PHP-FPM pools, for their dashboard rows.
+  - type: apache_status
+    name: apache
+    url: http://127.0.0.1:$apache_port/server-status?auto
+  - type: php_fpm
+    name: fpm_www
+    address: unix://$tmp/php-fpm.sock
+  - type: php_fpm
+    name: fpm_api
+    address: tcp://127.0.0.1:$fpm_tcp_port
   # nginx's master (matched by its config path) and workers, as k8s/overlays/process-namespace does.
   - type: process
     name: nginx_processes
@@ -143,6 +209,7 @@ traffic() {
       curl -s -o /dev/null "http://127.0.0.1:$front$path" || true
     done
     curl -s -o /dev/null -X POST --data 'x=1' "http://127.0.0.1:$front/api/ok" || true
+    curl -s -o /dev/null "http://127.0.0.1:$apache_port/index.html" || true
     sleep 0.25
   done
 }
