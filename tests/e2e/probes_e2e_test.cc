@@ -189,8 +189,9 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
     std::vector<std::string> compared = {"probe_success", "probe_failed_due_to_regex",
                                          "probe_ssl_earliest_cert_expiry"};
     if (probe.prober == "http") {
-      compared.insert(compared.end(), {"probe_http_status_code", "probe_http_redirects",
-                                       "probe_http_ssl", "probe_http_version"});
+      compared.insert(compared.end(),
+                      {"probe_http_status_code", "probe_http_redirects", "probe_http_ssl",
+                       "probe_http_version", "probe_http_content_length"});
     }
     for (const std::string& metric : compared) {
       const double theirs = Value(peer, metric);

@@ -18,7 +18,7 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 source scripts/lib.sh
 start_session sidecar-fuzz
 mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
-  "$work/web" "$work/requests"
+  "$work/web" "$work/requests" "$work/probe"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -36,9 +36,13 @@ printf 'tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  min_version
 printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, *;q=0\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\nAuthorization: Basic YWxpY2U6cGE6c3MgdzByZA==\r\n\r\n' >"$work/requests/scrape"
 printf 'HEAD /healthz?x=%%2F..%%00 HTTP/1.0\r\n\r\n' >"$work/requests/head"
 printf 'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc' >"$work/requests/post"
+printf 'Nov 29 18:49:00 2027 GMT' >"$work/probe/openssl-time"
+printf '2027-11-29 18:49:00 GMT' >"$work/probe/gnutls-time"
+printf '^\\+(?P<word>\\w+)-(\\d+)$\n+PONG-12 ECHO $1 ${2} ${word} $$ $x ${' >"$work/probe/expect-send"
 
 for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
-  config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests; do
+  config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests \
+  probe_fuzz:probe; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"
