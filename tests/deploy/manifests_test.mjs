@@ -217,6 +217,39 @@ if (processNs) {
     "process-namespace: config.yaml holds k8s/base/config.yaml's collectors");
   check(conf.collectors?.some((c) => c.type === "process" && c.match?.comm === "nginx"), "process-namespace: a process collector matches nginx");
 }
+// The Apache and nginx + php-fpm overlays: every container hardened, the exporter a native
+// sidecar; Apache's log, and php-fpm's socket, on emptyDirs the sidecar mounts (the log
+// read-only; the socket read-write, as connecting to a Unix socket needs write permission).
+function sharedVolume(o, where, containerName, mountPath, { exporterReadOnly }) {
+  const spec = podSpecOf(o);
+  const mountIn = (name) =>
+    (allContainers(spec).find((c) => c.name === name)?.volumeMounts ?? []).find((m) => m.mountPath === mountPath);
+  const app = mountIn(containerName);
+  const exporter = mountIn("sidecar-exporter");
+  check(app && exporter && app.name === exporter.name, `${where}: ${containerName} and the exporter share ${mountPath}`);
+  check((spec.volumes ?? []).find((v) => v.name === exporter?.name)?.emptyDir, `${where}: ${mountPath} is an emptyDir`);
+  check(Boolean(exporter?.readOnly) === exporterReadOnly, `${where}: the exporter mounts ${mountPath} ${exporterReadOnly ? "read-only" : "read-write"}`);
+}
+for (const [overlay, checks] of [
+  ["k8s/overlays/apache", (o, w) => sharedVolume(o, w, "httpd", "/var/log/apache2", { exporterReadOnly: true })],
+  ["k8s/overlays/php-fpm", (o, w) => {
+    sharedVolume(o, w, "php-fpm", "/run/php", { exporterReadOnly: false });
+    sharedVolume(o, w, "nginx", "/run/php", { exporterReadOnly: false });
+    sharedVolume(o, w, "nginx", "/var/log/nginx", { exporterReadOnly: true });
+  }],
+]) {
+  const d = find(rendered[overlay], "Deployment");
+  check(d, `${overlay} renders a Deployment`);
+  if (!d) continue;
+  checkExporter(d, overlay, { nativeSidecar: true });
+  const spec = podSpecOf(d);
+  check(spec.securityContext?.runAsNonRoot === true, `${overlay}: pod runAsNonRoot`);
+  for (const c of allContainers(spec)) checkHardenedContainer(spec, c, `${overlay}: container ${c.name}`);
+  checks(d, overlay);
+  const svc = find(rendered[overlay], "Service");
+  check(svc && matches({ matchLabels: svc.spec.selector }, podLabelsOf(d)), `${overlay}: its Service selects its pods`);
+}
+
 const pod = find(standalone["k8s/pod-with-sidecar.yaml"], "Pod");
 check(pod, "k8s/pod-with-sidecar.yaml has a Pod");
 if (pod) checkHardenedPod(pod, "pod-with-sidecar.yaml Pod", { nativeSidecar: true });

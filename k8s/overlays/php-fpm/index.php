@@ -1,0 +1,1 @@
+<?php echo "hello from php-fpm\n";
