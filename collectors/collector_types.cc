@@ -3,6 +3,7 @@
 #include "collectors/http/apache_status_collector.h"
 #include "collectors/http/nginx_status_collector.h"
 #include "collectors/http/php_fpm_collector.h"
+#include "collectors/http/prometheus_merge_collector.h"
 #include "collectors/logs/access_log_options.h"
 #include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
@@ -19,6 +20,7 @@ const std::vector<CollectorType>& CollectorTypes() {
       {"apache_status", "Apache httpd mod_status ?auto page over HTTP or a Unix socket",
        DecodeApacheStatus, true},
       {"php_fpm", "PHP-FPM pool status page over FastCGI or HTTP", DecodePhpFpm},
+      {"prometheus", "the main container's own /metrics, merged in", DecodePrometheusMerge, true},
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
       // Active checks of the main container.

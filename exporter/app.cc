@@ -192,8 +192,9 @@ std::vector<std::shared_ptr<const CollectResult>> App::CollectAll(
   return results;
 }
 
-std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::time_point deadline) {
+Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
   const std::shared_ptr<const Active> active = Snapshot();
+  Gathered gathered;
   FamilySet families;
   using prometheus::MetricType;
   MetricFamilyBuilder success("sidecar_exporter_collector_success",
@@ -205,32 +206,17 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
   MetricFamilyBuilder errors("sidecar_exporter_collector_errors_total",
                              "Runs of the collector that failed (source down, slow or garbled).",
                              MetricType::Counter);
-  MetricFamilyBuilder type_clashes(
-      "sidecar_exporter_merge_dropped_series_total",
-      "Series left out of /metrics, by reason (type_clash: another collector exports a family of "
-      "the same name with another type).",
-      MetricType::Counter);
   if (active) {
-    const auto results = CollectAll(*active, deadline);
+    gathered.results = CollectAll(*active, deadline);
     for (size_t i = 0; i < active->runners.size(); ++i) {
       CollectorRunner& runner = *active->runners[i];
-      runner.CountTypeClashes(families.AddAll(results[i]->families));
-      const CollectorState state = runner.State();
+      const CollectResult& result = *gathered.results[i];
+      runner.CountDroppedSeries("type_clash", families.AddAll(result.families));
       const std::string& name = runner.name();
-      success.Add(results[i]->error ? 0 : 1, {{"collector", name}});
-      duration.Add(state.last_duration_seconds, {{"collector", name}});
-      errors.Add(static_cast<double>(state.errors_total), {{"collector", name}});
-      if (state.type_clash_series_total > 0) {
-        type_clashes.Add(static_cast<double>(state.type_clash_series_total),
-                         {{"collector", name}, {"reason", "type_clash"}});
-      }
+      success.Add(result.error ? 0 : 1, {{"collector", name}});
     }
   }
   families.Add(success.Build());
-  families.Add(duration.Build());
-  families.Add(errors.Build());
-  if (!type_clashes.empty()) families.Add(type_clashes.Build());
-
   families.Add(
       MetricFamilyBuilder("sidecar_exporter_build_info",
                           "Build information of sidecar-exporter; always 1.", MetricType::Gauge)
@@ -258,8 +244,55 @@ std::vector<prometheus::MetricFamily> App::Gather(std::chrono::steady_clock::tim
   }
   families.AddAll(process_collector_.Collect(CollectContext{}).families);
   if (tls_) families.AddAll(tls_->Collect());
-  if (active) families.AddConstLabels(active->const_labels);
-  return std::move(families).Take();
+
+  // The main containers' own families come last: every name the exporter uses is known by then,
+  // so that a clash drops the merged family, never one of the exporter's.
+  MergedFamilySet merged(families.families());
+  MetricFamilyBuilder dropped(
+      "sidecar_exporter_merge_dropped_series_total",
+      "Series left out of /metrics, by reason (type_clash: another collector exports a family of "
+      "the same name with another type; name_clash: a family merged from the main container has "
+      "the name of one of the exporter's own).",
+      MetricType::Counter);
+  if (active) {
+    for (size_t i = 0; i < active->runners.size(); ++i) {
+      CollectorRunner& runner = *active->runners[i];
+      std::uint64_t name_clashes = 0;
+      std::uint64_t type_clashes = 0;
+      for (const MergedFamily& family : gathered.results[i]->merged) {
+        switch (merged.Add(family)) {
+          case MergedFamilySet::Outcome::kNameClash:
+            name_clashes += family.samples.size();
+            break;
+          case MergedFamilySet::Outcome::kTypeClash:
+            type_clashes += family.samples.size();
+            break;
+          case MergedFamilySet::Outcome::kAdded:
+            break;
+        }
+      }
+      runner.CountDroppedSeries("name_clash", name_clashes);
+      runner.CountDroppedSeries("type_clash", type_clashes);
+      // State after this scrape's counts, so that they show in this very scrape.
+      const CollectorState state = runner.State();
+      const std::string& name = runner.name();
+      duration.Add(state.last_duration_seconds, {{"collector", name}});
+      errors.Add(static_cast<double>(state.errors_total), {{"collector", name}});
+      for (const auto& [reason, series] : state.dropped_series_total) {
+        dropped.Add(static_cast<double>(series), {{"collector", name}, {"reason", reason}});
+      }
+    }
+  }
+  families.Add(duration.Build());
+  families.Add(errors.Build());
+  if (!dropped.empty()) families.Add(dropped.Build());
+  if (active) {
+    families.AddConstLabels(active->const_labels);
+    gathered.const_labels = active->const_labels;
+  }
+  gathered.families = std::move(families).Take();
+  gathered.merged = merged.groups();
+  return gathered;
 }
 
 HttpReply App::ServeMetrics(const HttpRequestInfo& request) {

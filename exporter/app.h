@@ -17,6 +17,7 @@
 #include "exporter/exposition.h"
 #include "exporter/http_server.h"
 #include "exporter/logger.h"
+#include "exporter/metric_families.h"
 #include "exporter/single_flight.h"
 #include "exporter/status_history.h"
 #include "exporter/status_report.h"
@@ -70,7 +71,7 @@ class App {
   std::vector<std::shared_ptr<const CollectResult>> CollectAll(
       const Active& active, std::chrono::steady_clock::time_point deadline);
   // Runs every collector (concurrently) and adds the exporter's own metrics.
-  std::vector<prometheus::MetricFamily> Gather(std::chrono::steady_clock::time_point deadline);
+  Gathered Gather(std::chrono::steady_clock::time_point deadline);
   // The status page's history: a snapshot every kStatusSampleInterval until stopped.
   void SampleStatus(std::stop_token stop);
   StatusPageData PageData() const;

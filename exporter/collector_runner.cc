@@ -86,19 +86,21 @@ std::optional<std::string> CollectorRunner::Stuck(std::chrono::steady_clock::tim
   return std::nullopt;
 }
 
-void CollectorRunner::CountTypeClashes(std::uint64_t series) {
+void CollectorRunner::CountDroppedSeries(const std::string& reason, std::uint64_t series) {
   if (series == 0) return;
   bool first = false;
   {
     std::lock_guard lock(mutex_);
-    first = state_.type_clash_series_total == 0;
-    state_.type_clash_series_total += series;
+    std::uint64_t& total = state_.dropped_series_total[reason];
+    first = total == 0;
+    total += series;
   }
   if (first) {
-    logger_.Warn(
-        "series left out: another collector exports a family of the same name with "
-        "another type",
-        {{"collector", name_}, {"series", std::to_string(series)}});
+    logger_.Warn(reason == "name_clash"
+                     ? "series left out: the exporter exports a family of the same name"
+                     : "series left out: another collector exports a family of the same name "
+                       "with another type",
+                 {{"collector", name_}, {"reason", reason}, {"series", std::to_string(series)}});
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,9 +20,10 @@ struct CollectorState {
   std::string type;
   std::uint64_t runs = 0;
   std::uint64_t errors_total = 0;
-  // Series left out of /metrics because another collector already exports a family of that
-  // name with another type.
-  std::uint64_t type_clash_series_total = 0;
+  // Series left out of /metrics, by reason: "type_clash" (another collector exports a family
+  // of that name with another type), "name_clash" (a merged family has the name of one of the
+  // exporter's own).
+  std::map<std::string, std::uint64_t> dropped_series_total;
   bool last_success = false;
   double last_duration_seconds = 0;
   std::optional<std::chrono::system_clock::time_point> last_run;
@@ -60,7 +62,7 @@ class CollectorRunner {
   // The state, with the collector's summary for people filled in.
   CollectorState State() const;
   // Counts series of this collector that the exposition refused (see CollectorState).
-  void CountTypeClashes(std::uint64_t series);
+  void CountDroppedSeries(const std::string& reason, std::uint64_t series);
   // See Collector::Retire.
   void Retire() { collector_->Retire(); }
   // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the

@@ -5,11 +5,84 @@
 #include "prometheus/text_serializer.h"
 
 namespace sidecar {
+namespace {
+
+const char* TypeName(prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    case prometheus::MetricType::Histogram:
+      return "histogram";
+    case prometheus::MetricType::Summary:
+      return "summary";
+    default:
+      return "untyped";
+  }
+}
+
+}  // namespace
+
+MergedFamilySet::MergedFamilySet(const std::vector<prometheus::MetricFamily>& own) {
+  for (const auto& family : own) {
+    for (std::string& name : ExposedNames(family.name, family.type)) {
+      reserved_.insert(std::move(name));
+    }
+  }
+}
+
+MergedFamilySet::Outcome MergedFamilySet::Add(const MergedFamily& family) {
+  if (family.name.starts_with("sidecar_exporter_")) return Outcome::kNameClash;
+  for (const std::string& name : ExposedNames(family.name, family.type)) {
+    if (reserved_.contains(name)) return Outcome::kNameClash;
+  }
+  const auto [it, inserted] = index_.try_emplace(family.name, groups_.size());
+  if (inserted) {
+    groups_.push_back({&family});
+    return Outcome::kAdded;
+  }
+  std::vector<const MergedFamily*>& group = groups_[it->second];
+  if (group.front()->type != family.type) return Outcome::kTypeClash;
+  group.push_back(&family);
+  return Outcome::kAdded;
+}
 
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
+}
+
+std::string SerializeText(const Gathered& gathered) {
+  std::string text = SerializeText(gathered.families);
+  std::size_t bytes = text.size();
+  for (const auto& group : gathered.merged) {
+    for (const MergedFamily* family : group)
+      bytes += family->text.size() + 40 * family->samples.size();
+  }
+  text.reserve(bytes + bytes / 4);
+  for (const auto& group : gathered.merged) {
+    const MergedFamily& first = *group.front();
+    std::string_view help = first.help;
+    for (const MergedFamily* family : group) {
+      if (help.empty()) help = family->help;
+    }
+    if (!help.empty()) {
+      text += "# HELP ";
+      text += first.name;
+      text += ' ';
+      text += help;
+      text += '\n';
+    }
+    text += "# TYPE ";
+    text += first.name;
+    text += ' ';
+    text += TypeName(first.type);
+    text += '\n';
+    for (const MergedFamily* family : group) AppendSamples(*family, gathered.const_labels, text);
+  }
+  return text;
 }
 
 }  // namespace sidecar

@@ -1,14 +1,61 @@
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "collectors/core/collector.h"
+#include "collectors/core/merged_family.h"
+#include "collectors/core/metric_family_builder.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
 
-// The text exposition format 0.0.4, without timestamps.
+// The families merged from main containers' own expositions in one scrape, grouped by name.
+// The exporter's own names are reserved: a merged family that would expose one of them (or any
+// name starting with "sidecar_exporter_") is refused, so the exporter's series never change
+// meaning or turn into duplicates. Families of the same name and type from several collectors
+// are joined (their `labels` tell them apart); one of another type is refused.
+//
+// Not thread-safe; belongs to one gather. Holds pointers into the CollectResults that own the
+// families: they must outlive it.
+class MergedFamilySet {
+ public:
+  enum class Outcome { kAdded, kNameClash, kTypeClash };
+
+  // `own` are the exporter's families of this scrape.
+  explicit MergedFamilySet(const std::vector<prometheus::MetricFamily>& own);
+
+  Outcome Add(const MergedFamily& family);
+
+  // Each group holds families of one name and type, in the order first added.
+  const std::vector<std::vector<const MergedFamily*>>& groups() const { return groups_; }
+
+ private:
+  std::unordered_set<std::string> reserved_;
+  std::unordered_map<std::string_view, std::size_t> index_;
+  std::vector<std::vector<const MergedFamily*>> groups_;
+};
+
+// Everything one scrape exposes.
+struct Gathered {
+  std::vector<prometheus::MetricFamily> families;
+  // Owners of the merged families.
+  std::vector<std::shared_ptr<const CollectResult>> results;
+  std::vector<std::vector<const MergedFamily*>> merged;
+  // Added to every merged series that lacks a label of that name (the exporter's own series
+  // have them already).
+  LabelPairs const_labels;
+};
+
+// The text exposition format 0.0.4. The exporter's own series carry no timestamps; merged
+// series keep the ones their source gave.
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families);
+std::string SerializeText(const Gathered& gathered);
 
 inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 

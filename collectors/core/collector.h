@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/core/merged_family.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
@@ -23,6 +24,10 @@ struct CollectResult {
   // Fresh families owned by the caller. On failure they still carry what is known (for example
   // `nginx_up 0`) but never stale values of the source.
   std::vector<prometheus::MetricFamily> families;
+  // Families passed through from the main container's own exposition (`type: prometheus`). The
+  // exporter's own families take precedence: a merged family whose name one of them uses is
+  // dropped and counted.
+  std::vector<MergedFamily> merged;
   // Set when the source could not be collected; shown on the status page and counted in
   // sidecar_exporter_collector_errors_total.
   std::optional<std::string> error;

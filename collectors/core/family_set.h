@@ -28,6 +28,7 @@ class FamilySet {
 
   bool Contains(std::string_view name) const { return index_.contains(std::string(name)); }
   std::size_t size() const { return families_.size(); }
+  const std::vector<prometheus::MetricFamily>& families() const { return families_; }
 
   // Adds `labels` to every series that does not already have a label of that name.
   void AddConstLabels(const LabelPairs& labels);

@@ -33,18 +33,20 @@ CollectResult StatusPageCollector::Collect(const CollectContext& context) {
   const FetchedDocument document = fetcher_->Fetch(limits);
 
   CollectResult result;
-  std::vector<prometheus::MetricFamily> families;
   if (!document.ok()) {
     result.error = fetcher_->Describe() + ": " + document.error;
-  } else if (std::optional<std::string> parse_error = Export(document, families)) {
+  } else if (std::optional<std::string> parse_error = ExportResult(document, result)) {
     result.error = fetcher_->Describe() + ": " + *parse_error;
-    families.clear();
+    result.families.clear();
+    result.merged.clear();
   }
-  result.families.push_back(MetricFamilyBuilder(settings_.up_name, settings_.up_help,
-                                                prometheus::MetricType::Gauge, settings_.labels)
-                                .Add(result.error ? 0 : 1)
-                                .Build());
-  std::move(families.begin(), families.end(), std::back_inserter(result.families));
+  if (!settings_.up_name.empty()) {
+    result.families.insert(result.families.begin(),
+                           MetricFamilyBuilder(settings_.up_name, settings_.up_help,
+                                               prometheus::MetricType::Gauge, settings_.labels)
+                               .Add(result.error ? 0 : 1)
+                               .Build());
+  }
   return result;
 }
 

@@ -34,7 +34,8 @@ StatusPageOptions DecodeStatusPageOptions(FieldDecoder& fields, const CollectorD
 
 // What a status-page collector is besides its parser.
 struct StatusPageSettings {
-  // The gauge that says whether the last fetch and parse succeeded ("nginx_up", "apache_up").
+  // The gauge that says whether the last fetch and parse succeeded ("nginx_up", "apache_up");
+  // empty for none (sidecar_exporter_collector_success says it too).
   std::string up_name;
   std::string up_help;
   std::chrono::milliseconds timeout{5000};
@@ -59,9 +60,20 @@ class StatusPageCollector : public Collector {
   StatusPageCollector(std::unique_ptr<Fetcher> fetcher, StatusPageSettings settings);
 
   // Appends the families read from `document` to `families`, every series with labels(); or
-  // returns what is wrong with the document (then nothing appended is exported).
-  virtual std::optional<std::string> Export(const FetchedDocument& document,
-                                            std::vector<prometheus::MetricFamily>& families) = 0;
+  // returns what is wrong with the document (then nothing appended is exported). A subclass
+  // overrides this or ExportResult().
+  virtual std::optional<std::string> Export(const FetchedDocument& /*document*/,
+                                            std::vector<prometheus::MetricFamily>& /*families*/) {
+    return "the collector has no parser";
+  }
+
+  // Fills `result` (families and merged families) from `document`, or returns what is wrong
+  // with it (then nothing is exported but `up 0`). By default Export() into result.families;
+  // a collector that passes another exposition through overrides it.
+  virtual std::optional<std::string> ExportResult(const FetchedDocument& document,
+                                                  CollectResult& result) {
+    return Export(document, result.families);
+  }
 
   const LabelPairs& labels() const { return settings_.labels; }
 

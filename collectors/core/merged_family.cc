@@ -1,0 +1,87 @@
+#include "collectors/core/merged_family.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace sidecar {
+
+std::vector<std::string> ExposedNames(std::string_view name, prometheus::MetricType type) {
+  std::vector<std::string> names{std::string(name)};
+  if (type == prometheus::MetricType::Histogram || type == prometheus::MetricType::Summary) {
+    for (const char* suffix : {"_sum", "_count"}) names.push_back(std::string(name) + suffix);
+    if (type == prometheus::MetricType::Histogram) names.push_back(std::string(name) + "_bucket");
+  }
+  return names;
+}
+
+bool HasLabel(std::string_view labels, std::string_view name) {
+  // Walks name="value" pairs; values may hold escaped quotes, so they are skipped, not searched.
+  std::size_t pos = 0;
+  while (pos < labels.size()) {
+    const std::size_t equals = labels.find('=', pos);
+    if (equals == std::string_view::npos) return false;
+    if (labels.substr(pos, equals - pos) == name) return true;
+    pos = equals + 2;  // past ="
+    while (pos < labels.size() && labels[pos] != '"') pos += labels[pos] == '\\' ? 2 : 1;
+    pos += 2;  // past ",
+  }
+  return false;
+}
+
+void AppendValue(double value, std::string& out) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buffer[32];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, end);
+  }
+}
+
+void AppendEscapedLabelValue(std::string_view value, std::string& out) {
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+}
+
+void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, std::string& out) {
+  for (const MergedSample& sample : family.samples) {
+    out += family.SampleName(sample);
+    const std::string_view labels = family.SampleLabels(sample);
+    bool open = !labels.empty();
+    if (open) {
+      out += '{';
+      out += labels;
+    }
+    for (const auto& [name, value] : extra_labels) {
+      if (HasLabel(labels, name)) continue;
+      out += open ? ',' : '{';
+      open = true;
+      out += name;
+      out += "=\"";
+      AppendEscapedLabelValue(value, out);
+      out += '"';
+    }
+    if (open) out += '}';
+    out += ' ';
+    AppendValue(sample.value, out);
+    if (sample.has_timestamp) {
+      char buffer[24];
+      const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, sample.timestamp_ms);
+      out += ' ';
+      out.append(buffer, end);
+    }
+    out += '\n';
+  }
+}
+
+}  // namespace sidecar

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collectors/core/metric_family_builder.h"
+#include "prometheus/metric_type.h"
+
+namespace sidecar {
+
+// One sample of a MergedFamily: its metric name and label set are spans of the family's `text`.
+struct MergedSample {
+  std::uint32_t name_offset = 0;
+  std::uint32_t name_size = 0;
+  std::uint32_t labels_offset = 0;
+  // The label pairs as written in the exposition (`a="x",le="0.5"`, values escaped), or 0.
+  std::uint32_t labels_size = 0;
+  double value = 0;
+  bool has_timestamp = false;
+  std::int64_t timestamp_ms = 0;
+};
+
+// A family taken from another exposition (the main container's own /metrics) and passed through
+// as the source wrote it: sample names, label sets, values and timestamps exactly as scraped, so
+// that Prometheus stores the same series as if it scraped the source itself. Kept apart from
+// prometheus::MetricFamily because that model cannot hold what a source may write (label values
+// of `le` as written, timestamps in the exposition, a histogram's parts as given).
+//
+// Immutable once built; safe to read from any thread.
+struct MergedFamily {
+  // The family name of the text format 0.0.4 (an OpenMetrics counter "x" becomes "x_total").
+  std::string name;
+  prometheus::MetricType type = prometheus::MetricType::Untyped;
+  // Escaped for a `# HELP` line of the text format 0.0.4; empty when the source gave none.
+  std::string help;
+  // Backing store of the samples' names and labels.
+  std::string text;
+  std::vector<MergedSample> samples;
+
+  std::string_view SampleName(const MergedSample& sample) const {
+    return std::string_view(text).substr(sample.name_offset, sample.name_size);
+  }
+  std::string_view SampleLabels(const MergedSample& sample) const {
+    return std::string_view(text).substr(sample.labels_offset, sample.labels_size);
+  }
+};
+
+// The metric names a family of `type` named `name` writes in the text format 0.0.4 (`x_bucket`,
+// `x_sum`, `x_count` for a histogram), so that clashes with other families are found.
+std::vector<std::string> ExposedNames(std::string_view name, prometheus::MetricType type);
+
+// True when `labels` (label pairs as in MergedSample) has a label called `name`.
+bool HasLabel(std::string_view labels, std::string_view name);
+
+// Appends `family`'s samples to `out` in the text format 0.0.4, each with those of `extra_labels`
+// that it does not already have. HELP and TYPE lines are the caller's.
+void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, std::string& out);
+
+// Appends `value` the way Prometheus reads it back exactly (shortest round-trip, NaN, +Inf, -Inf).
+void AppendValue(double value, std::string& out);
+
+// Appends `value` escaped for a label value (backslash, double quote, newline).
+void AppendEscapedLabelValue(std::string_view value, std::string& out);
+
+}  // namespace sidecar
