@@ -1,6 +1,7 @@
 #include "collectors/collector_types.h"
 
 #include "collectors/http/apache_status_collector.h"
+#include "collectors/http/json_collector.h"
 #include "collectors/http/nginx_status_collector.h"
 #include "collectors/http/php_fpm_collector.h"
 #include "collectors/http/prometheus_merge_collector.h"
@@ -20,6 +21,7 @@ const std::vector<CollectorType>& CollectorTypes() {
       {"apache_status", "Apache httpd mod_status ?auto page over HTTP or a Unix socket",
        DecodeApacheStatus, true},
       {"php_fpm", "PHP-FPM pool status page over FastCGI or HTTP", DecodePhpFpm},
+      {"json", "metrics picked out of a JSON status document", DecodeJson},
       {"prometheus", "the main container's own /metrics, merged in", DecodePrometheusMerge, true},
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
