@@ -15,6 +15,7 @@ packages=(
   apache2 prometheus-apache-exporter php8.2-fpm
   # a real browser for the status page test (headless)
   chromium
+  prometheus-node-exporter prometheus-exporter-exporter
   "$@"
 )
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -93,6 +94,7 @@ PromtoolCheck CheckWithPromtool(const std::string& exposition) {
 }
 
 NginxServer::NginxServer(int worker_processes) : worker_processes_(worker_processes) {
+  std::filesystem::create_directories(dir_ / "files");
   std::filesystem::create_directories(dir_ / "logs");
   std::filesystem::create_directories(dir_ / "tmp");
 }
@@ -149,6 +151,8 @@ http {
     location = /status/504 { return 504 "status 504\n"; }
     location = /garbage { return 200 "Active connections: lots\nof garbage\n"; }
     location = /big { return 200 "Active connections: 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"; }
+    location /files/ { alias )" + root +
+                                       R"(/files/; default_type application/json; }
     location / { return 200 "hello\n"; }
   }
 }
@@ -302,6 +306,52 @@ std::map<std::string, double> ExporterProcess::Metrics() {
     throw std::runtime_error("GET /metrics: " + std::to_string(result.status) + " " + result.error);
   }
   return ParseMetrics(result.body);
+}
+
+namespace {
+
+std::string Substitute(std::string text, int port, const std::string& dir) {
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"{port}", std::to_string(port)}, {"{dir}", dir}}) {
+    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at)) {
+      text.replace(at, key.size(), value);
+      at += value.size();
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+PeerProcess::PeerProcess(std::vector<std::string> argv,
+                         std::vector<std::pair<std::string, std::string>> files) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = FreePort();
+    const std::string dir = dir_.path().string();
+    for (const auto& [name, content] : files)
+      WriteFile(dir_ / name, Substitute(content, port_, dir));
+    std::vector<std::string> args;
+    for (const auto& arg : argv) args.push_back(Substitute(arg, port_, dir));
+    process_ =
+        std::make_unique<ChildProcess>(args, dir_ / ("peer-" + std::to_string(attempt) + ".log"));
+    if (WaitForPort(port_, std::chrono::seconds(20)) && process_->Running()) return;
+    process_.reset();
+  }
+  throw std::runtime_error(argv.front() + " did not start; see " + dir_.path().string());
+}
+
+std::string PeerProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::vector<std::string> PromtoolFindings(const PromtoolCheck& check) {
+  std::vector<std::string> findings;
+  std::istringstream lines(check.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) findings.push_back(line);
+  }
+  std::sort(findings.begin(), findings.end());
+  return findings;
 }
 
 }  // namespace sidecar::testing

@@ -66,6 +66,8 @@ class NginxServer {
   // The same server also listens on this Unix domain socket.
   std::filesystem::path unix_socket() const { return dir_ / "nginx.sock"; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  // Files put here are served under /files/ (as application/json).
+  std::filesystem::path files_dir() const { return dir_ / "files"; }
 
  private:
   TempDir dir_;
@@ -87,6 +89,29 @@ class ProcessExporterServer {
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
+
+// A peer exporter or server started as `argv`, each "{port}" replaced by a free port and each
+// "{dir}" by the peer's own temp dir (retried on another port if that one was taken); killed on
+// destruction. For prometheus, prometheus-node-exporter, prometheus-nginx-exporter, ...
+class PeerProcess {
+ public:
+  // Files to write into the peer's dir before it starts (its config), "{port}" and "{dir}"
+  // replaced in their content too.
+  PeerProcess(std::vector<std::string> argv,
+              std::vector<std::pair<std::string, std::string>> files = {});
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  ChildProcess& process() { return *process_; }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// The PromtoolCheck findings lines of `check`, one per line, sorted.
+std::vector<std::string> PromtoolFindings(const PromtoolCheck& check);
 
 // The exporter binary under test, on an ephemeral port, with `config_yaml` as its config file.
 class ExporterProcess {
