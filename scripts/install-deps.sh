@@ -12,10 +12,10 @@ packages=(
   # real peers for the demo, the tests and the benchmarks
   nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
   python3 redis-server prometheus-blackbox-exporter openssl apache2-utils
-  apache2 prometheus-apache-exporter php8.2-fpm
+  apache2 prometheus-apache-exporter php8.2-fpm prometheus-node-exporter
+  prometheus-exporter-exporter
   # a real browser for the status page test (headless)
   chromium
-  prometheus-node-exporter prometheus-exporter-exporter
   "$@"
 )
 

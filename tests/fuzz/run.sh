@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
 # seeded from the real Apache log in tests/data, JSON lines, a stub_status page, mod_status pages,
 # FastCGI answers of PHP-FPM, the example configs, this machine's /proc files, the example web
-# config and a few raw HTTP requests.
+# config, a few raw HTTP requests, a real Prometheus /metrics (tests/data/exposition) and JSON
+# status documents.
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
@@ -18,7 +19,8 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 source scripts/lib.sh
 start_session sidecar-fuzz
 mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
-  "$work/web" "$work/requests" "$work/probe"
+  "$work/web" "$work/requests" "$work/probe" \
+  "$work/exposition" "$work/json"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -39,10 +41,14 @@ printf 'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunke
 printf 'Nov 29 18:49:00 2027 GMT' >"$work/probe/openssl-time"
 printf '2027-11-29 18:49:00 GMT' >"$work/probe/gnutls-time"
 printf '^\\+(?P<word>\\w+)-(\\d+)$\n+PONG-12 ECHO $1 ${2} ${word} $$ $x ${' >"$work/probe/expect-send"
+cp tests/data/exposition/*.prom "$work/exposition/"
+printf '# TYPE requests counter\n# HELP requests Requests.\nrequests_total{code="200"} 7 # {trace_id="abc"} 1 1520879607.789\nrequests_created{code="200"} 1520430000.123\n# TYPE build info\nbuild_info{version="1.2"} 1\n# EOF\n' >"$work/exposition/openmetrics"
+{ echo '$.components.*.status'; cat tests/data/json/actuator_health.json; } >"$work/json/actuator"
+{ echo "\$.checks.*[*]['status']"; cat tests/data/json/health_check.json; } >"$work/json/check"
 
 for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
   config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests \
-  probe_fuzz:probe; do
+  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"
