@@ -72,6 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     break;
   }
   close(fd);
-  if (!answer.empty() && !answer.starts_with("HTTP/1.")) __builtin_trap();
+  // CivetWeb echoes the request's version in its error answers ("HTTP/\xac.0 400 ..."), so only
+  // the "HTTP/" prefix is certain.
+  if (!answer.empty() && !answer.starts_with("HTTP/")) __builtin_trap();
   return 0;
 }
