@@ -92,6 +92,10 @@ std::shared_ptr<const App::Active> App::Build(const Config& config, const Active
   auto active = std::make_shared<Active>();
   active->timeout = config.timeout;
   active->const_labels = config.const_labels;
+  // Build every new collector first, without starting it: if one fails, nothing has changed and
+  // the running collectors keep their tail loops.
+  std::vector<std::shared_ptr<CollectorRunner>> replaced;
+  std::vector<std::shared_ptr<CollectorRunner>> built;
   for (const CollectorConfig& collector : config.collectors) {
     std::shared_ptr<CollectorRunner> runner;
     if (previous != nullptr) {
@@ -100,18 +104,23 @@ std::shared_ptr<const App::Active> App::Build(const Config& config, const Active
         if (old->type() == collector.type && old->fingerprint() == collector.fingerprint) {
           runner = old;
         } else {
-          // Its replacement resumes where it stops (log positions): stop it first so that the
-          // two never read the same lines.
-          old->Retire();
+          replaced.push_back(old);
         }
       }
     }
     if (!runner) {
       runner = std::make_shared<CollectorRunner>(
           collector.name, collector.type, collector.fingerprint, collector.factory(), logger_);
-      logger_.Debug("collector started", {{"collector", collector.name}, {"type", collector.type}});
+      built.push_back(runner);
     }
     active->runners.push_back(std::move(runner));
+  }
+  // Then retire the changed ones, so that their replacements resume where their exported counts
+  // end (log positions) and the two never read the same lines, and start the new ones.
+  for (const auto& old : replaced) old->Retire();
+  for (const auto& runner : built) {
+    runner->Start();
+    logger_.Debug("collector started", {{"collector", runner->name()}, {"type", runner->type()}});
   }
   return active;
 }

@@ -63,6 +63,8 @@ class CollectorRunner {
   CollectorState State() const;
   // Counts series of this collector that the exposition refused (see CollectorState).
   void CountDroppedSeries(const std::string& reason, std::uint64_t series);
+  // See Collector::Start.
+  void Start() { collector_->Start(); }
   // See Collector::Retire.
   void Retire() { collector_->Retire(); }
   // Why this collector's machinery is wedged, if it is: a run far past its deadline, or the

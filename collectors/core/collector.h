@@ -53,10 +53,18 @@ class Collector {
   // URL fetched, the files tailed with their line counts). Cheap; may run on any thread.
   virtual std::string Summary() const { return {}; }
 
-  // Called on reload just before a replacement with the same name is built (its options
-  // changed): stop background work and persist state (log positions), so that the replacement
-  // resumes exactly where this one stopped, counting nothing twice. Collect() keeps answering
-  // from what is held until the collector is destroyed.
+  // Called once, after construction and before the first Collect(), from the thread that
+  // builds collectors: starts background work (a tail loop) and reads persisted state (log
+  // positions). Construction only validates and prepares, so that a reload can build every new
+  // collector, and give up without side effects if one fails, before it retires the collectors
+  // being replaced and starts their replacements. Never throws for expected failures.
+  virtual void Start() {}
+
+  // Called on reload once every collector of the new config is built, before the replacement
+  // with the same name (its options changed) is started: stop background work and hand over
+  // persisted state (log positions), so that the replacement resumes exactly where this one's
+  // exported counts end, counting nothing twice. Collect() keeps answering with what it last
+  // returned until the collector is destroyed.
   virtual void Retire() {}
 
   // For collectors with background threads: a reason when that machinery is wedged (a tail loop

@@ -62,26 +62,48 @@ AccessLogCollector::AccessLogCollector(AccessLogOptions options)
     : AccessLogCollector(options, nullptr) {}
 
 AccessLogCollector::AccessLogCollector(AccessLogOptions options, std::unique_ptr<Waker> waker)
-    : options_(std::move(options)), last_turn_(Now()) {
+    : options_(std::move(options)), waker_(std::move(waker)), last_turn_(Now()) {
   if (options_.poll_interval <= std::chrono::milliseconds::zero()) {
     throw std::invalid_argument("access_log " + options_.name + ": poll_interval must be positive");
   }
   format_ = CompileFormat(options_);
   metrics_ = CreateMetrics(options_, format_->fields());
-  tailer_ = std::make_unique<LogTailer>(options_.tailer);
-  waker_ = waker ? std::move(waker) : DefaultWaker(options_);
+  try {
+    LogTailer::ValidateOptions(options_.tailer);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("access_log " + options_.name + ": " + e.what());
+  }
   sink_ = [this](std::string_view path, std::string_view line) { OnLine(path, line); };
-  // Files present at start (from_beginning, saved positions) are counted before the first scrape.
-  PollOnce();
-  thread_ = std::jthread([this](std::stop_token stop) { Run(std::move(stop)); });
 }
 
 AccessLogCollector::~AccessLogCollector() {
-  // Explicit so that the thread is gone before any member it uses; Run() polls one last time.
+  // Explicit so that the thread is gone before any member it uses.
   if (thread_.joinable()) {
     thread_.request_stop();
     thread_.join();
   }
+}
+
+void AccessLogCollector::Start() {
+  if (tailer_) return;
+  LogTailerOptions tailer_options = options_.tailer;
+  // Positions are committed by Collect(), with the counts they match, never ahead of them.
+  tailer_options.autosave_positions = false;
+  auto tailer = std::make_unique<LogTailer>(std::move(tailer_options));
+  {
+    std::lock_guard commit_lock(commit_mutex_);
+    // Where counting starts matches the zero counts before the first scrape: a crash before it
+    // resumes here instead of skipping to the end of the files.
+    committed_ = tailer->Positions();
+    tailer->CommitPositions(committed_);
+    std::lock_guard poll_lock(poll_mutex_);
+    tailer_ = std::move(tailer);
+  }
+  if (!waker_) waker_ = DefaultWaker(options_);
+  // Files present at start (from_beginning, saved positions) are counted before the first scrape.
+  PollOnce();
+  last_turn_.store(Now(), std::memory_order_relaxed);
+  thread_ = std::jthread([this](std::stop_token stop) { Run(std::move(stop)); });
 }
 
 void AccessLogCollector::Retire() {
@@ -89,24 +111,27 @@ void AccessLogCollector::Retire() {
     thread_.request_stop();
     thread_.join();
   }
-  tailer_->SavePositions();
-  // The replacement owns the position file from now on; this tailer's destructor, which runs
-  // later on whichever thread drops the last reference, must not write older positions over it.
-  tailer_->Retire();
+  std::lock_guard commit_lock(commit_mutex_);
+  retired_ = true;
+  // The replacement owns the position file from now on and resumes at the last commit, which
+  // matches the counts this collector last returned: lines it read after that are read again
+  // there, and this collector's destructor, which runs later on whichever thread drops the last
+  // reference, writes nothing.
+  if (tailer_) tailer_->Retire();
 }
 
 void AccessLogCollector::Run(std::stop_token stop) {
+  // No last Poll after stop: lines it read could never be exported (the server stops first), and
+  // a restart or a replacement reads them again from the committed positions.
   while (waker_->Wait(stop)) {
     PollOnce();
   }
-  // The app may have written its last lines just before the pod stopped (a native sidecar is
-  // stopped after the main container).
-  PollOnce();
 }
 
 void AccessLogCollector::PollOnce() {
   std::string error;
   try {
+    std::lock_guard poll_lock(poll_mutex_);
     tailer_->Poll(sink_);
   } catch (const std::exception& e) {
     // Out of memory or the like: keep the loop alive (the next Poll resumes) and report it.
@@ -133,16 +158,32 @@ void AccessLogCollector::OnLine(std::string_view path, std::string_view line) {
 }
 
 CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
+  std::lock_guard commit_lock(commit_mutex_);
   CollectResult result;
-  result.families = metrics_->Collect();
-
-  const std::vector<TailedFileStats> stats = tailer_->Stats();
+  if (retired_ || !tailer_) {
+    // Retired: what was last exported, which the committed positions match. Not started: nothing.
+    result.families = last_exported_;
+    return result;
+  }
+  // The counts and the positions they correspond to, taken between two polls.
+  std::vector<TailedFileStats> stats;
+  std::vector<FilePosition> positions;
   std::map<std::string, std::uint64_t, std::less<>> parse_errors;
   std::string error;
   {
+    std::lock_guard poll_lock(poll_mutex_);
+    result.families = metrics_->Collect();
+    stats = tailer_->Stats();
+    positions = tailer_->Positions();
     std::lock_guard lock(mutex_);
     parse_errors = parse_errors_;
     error = poll_error_;
+  }
+  // Committed before the counts are returned: after a crash, lines counted but never exported
+  // are read again and lines exported are not (rename(2) is atomic across a process crash).
+  if (!options_.tailer.position_file.empty() && positions != committed_ &&
+      tailer_->CommitPositions(positions)) {
+    committed_ = std::move(positions);
   }
 
   MetricFamilyBuilder lines("sidecar_exporter_log_lines_read_total",
@@ -211,6 +252,7 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
   if (!error.empty()) {
     result.error = std::move(error);
   }
+  last_exported_ = result.families;
   return result;
 }
 
@@ -223,7 +265,7 @@ std::string AccessLogCollector::Summary() const {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string summary;
-  for (const TailedFileStats& file : tailer_->Stats()) {
+  for (const TailedFileStats& file : Stats()) {
     if (!summary.empty()) summary += "\n";
     summary += file.path + ": ";
     if (!file.open && file.lines == 0) {
@@ -243,6 +285,11 @@ std::string AccessLogCollector::Summary() const {
   if (summary.empty())
     summary = "no file matches " + std::to_string(options_.tailer.paths.size()) + " path(s) yet";
   return summary;
+}
+
+std::vector<TailedFileStats> AccessLogCollector::Stats() const {
+  std::lock_guard poll_lock(poll_mutex_);
+  return tailer_ ? tailer_->Stats() : std::vector<TailedFileStats>{};
 }
 
 std::optional<std::string> AccessLogCollector::Stuck(

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "collectors/core/collector.h"
 #include "collectors/logs/log_format.h"
@@ -58,14 +59,28 @@ struct AccessLogOptions {
 // A file that cannot be read (permission denied...) or a failing position file is reported in
 // CollectResult::error; a file that does not exist yet is not an error (it is waited for).
 //
-// Lifetime: the constructor compiles the format, builds the metrics and the tailer (throwing
-// std::invalid_argument with the reason when any of them is invalid), polls once, then starts
-// the thread. The destructor requests stop (which wakes the waker), joins the thread after it
-// has made one last Poll, so that lines written just before shutdown are counted, and saves the
-// positions.
+// Lifetime: the constructor compiles the format, builds the metrics and checks the tailer's
+// options (throwing std::invalid_argument with the reason when any of them is invalid), without
+// touching files. Start() loads the positions, opens the files, polls once, then starts the
+// thread. The destructor requests stop (which wakes the waker) and joins the thread.
+//
+// Exactness across crashes (with a position file): Collect() takes the counts and the positions
+// they correspond to between two polls, writes those positions to the position file (atomically:
+// temp file, fsync, rename, fsync of the directory) and only then returns the counts. The
+// position file is written nowhere else (Start() writes the starting positions), so after a
+// SIGKILL or an OOM kill the next run resumes exactly after the lines whose counts the last
+// scrape returned: what Prometheus sees (each run's last scraped count, summed) is exact. The
+// bound: a kill after the commit and before the scraper has received the answer loses the lines
+// of that one scrape from Prometheus' view (never counts them twice). Lines in a rotated-away
+// file being drained are not in the position file: after a crash they are not read again (lost
+// if they were not exported yet). With several scrapers (two Prometheus replicas), it is exact
+// for the one that scraped last. A node crash keeps the last commit that reached the disk (the
+// directory is fsynced), but the log file itself loses what its writer had not synced; when the
+// file is then shorter than the saved offset, it is read again from 0.
 //
 // Thread-safety: Collect() and Stuck() may be called from any thread, concurrently with the tail
-// thread. Not copyable or movable.
+// thread (Collect() waits for a Poll in progress). Start() and Retire() from the thread that
+// owns the collector, not concurrently with destruction. Not copyable or movable.
 class AccessLogCollector final : public Collector {
  public:
   // Waits with inotify (falling back to polling every `poll_interval` when inotify is
@@ -79,9 +94,12 @@ class AccessLogCollector final : public Collector {
 
   CollectResult Collect(const CollectContext& context) override;
   std::string Summary() const override;
-  // Stops the tail loop after a last Poll and saves the positions. Call from the thread that
-  // owns the collector, not concurrently with destruction. Stuck() reports the stopped loop
-  // after its usual delay, should a retired collector stay in service (a failed reload).
+  // See Collector::Start: loads positions, opens the files, polls once, starts the tail loop.
+  void Start() override;
+  // Stops the tail loop and hands the position file over (see Collector::Retire): it keeps the
+  // positions of the last Collect(), which keeps returning those same families from now on.
+  // Stuck() reports the stopped loop after its usual delay, should a retired collector stay in
+  // service.
   void Retire() override;
 
   // A reason when the tail loop has not completed a turn for 10 × poll_interval + 30 s.
@@ -91,15 +109,26 @@ class AccessLogCollector final : public Collector {
   void Run(std::stop_token stop);
   void PollOnce();
   void OnLine(std::string_view path, std::string_view line);
+  std::vector<TailedFileStats> Stats() const;
 
   const AccessLogOptions options_;
   // Declared before the thread, destroyed after it.
   std::unique_ptr<accesslog::LogFormat> format_;  // tail thread only
   std::unique_ptr<accesslog::RequestMetrics> metrics_;
-  std::unique_ptr<LogTailer> tailer_;
   std::unique_ptr<Waker> waker_;
   accesslog::LogRecord record_;  // tail thread only
   LogTailer::LineSink sink_;
+
+  // Held around each Poll(), and by Collect() while it takes counts and positions, so that the
+  // two match. Guards tailer_ (set by Start()).
+  mutable std::mutex poll_mutex_;
+  std::unique_ptr<LogTailer> tailer_;
+
+  // Serialises Collect() (commits in order) with Retire().
+  std::mutex commit_mutex_;
+  std::vector<FilePosition> committed_;  // what the position file holds
+  std::vector<prometheus::MetricFamily> last_exported_;
+  bool retired_ = false;
 
   mutable std::mutex mutex_;
   std::map<std::string, std::uint64_t, std::less<>> parse_errors_;  // by path

@@ -154,41 +154,45 @@ struct LogTailer::TrackedPath {
   bool siblings_scanned = false;
 };
 
-LogTailer::LogTailer(LogTailerOptions options) : options_(std::move(options)) {
-  if (options_.paths.empty()) {
+void LogTailer::ValidateOptions(const LogTailerOptions& options) {
+  if (options.paths.empty()) {
     throw std::invalid_argument("log tailer: no paths to tail");
   }
-  for (std::size_t i = 0; i < options_.paths.size(); ++i) {
-    const std::string& path = options_.paths[i];
+  for (std::size_t i = 0; i < options.paths.size(); ++i) {
+    const std::string& path = options.paths[i];
     const std::string where = "log tailer: paths[" + std::to_string(i) + "]";
     if (path.empty()) throw std::invalid_argument(where + " is empty");
     if (path.find('\0') != std::string::npos) {
       throw std::invalid_argument(where + " contains a NUL byte");
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (options_.paths[j] == path) {
+      if (options.paths[j] == path) {
         throw std::invalid_argument(where + " \"" + path + "\" repeats paths[" + std::to_string(j) +
                                     "]");
       }
     }
-    if (!options_.position_file.empty()) {
+    if (!options.position_file.empty()) {
       // Tailing our own position file would feed its rewrites back as log lines.
-      for (const std::string& own : {options_.position_file, options_.position_file + ".tmp"}) {
+      for (const std::string& own : {options.position_file, options.position_file + ".tmp"}) {
         if (own == path || (HasWildcard(path) && ::fnmatch(path.c_str(), own.c_str(), 0) == 0)) {
           throw std::invalid_argument(where + " \"" + path + "\" matches the position file " +
-                                      options_.position_file);
+                                      options.position_file);
         }
       }
     }
   }
-  if (options_.max_line_bytes == 0 || options_.max_line_bytes > kMaxLineBytesLimit) {
+  if (options.max_line_bytes == 0 || options.max_line_bytes > kMaxLineBytesLimit) {
     throw std::invalid_argument("log tailer: max_line_bytes must be in [1, " +
                                 std::to_string(kMaxLineBytesLimit) + "], got " +
-                                std::to_string(options_.max_line_bytes));
+                                std::to_string(options.max_line_bytes));
   }
-  if (options_.position_save_interval.count() < 0) {
+  if (options.position_save_interval.count() < 0) {
     throw std::invalid_argument("log tailer: position_save_interval must not be negative");
   }
+}
+
+LogTailer::LogTailer(LogTailerOptions options) : options_(std::move(options)) {
+  ValidateOptions(options_);
 
   buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
 

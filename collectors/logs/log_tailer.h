@@ -125,6 +125,8 @@ class LogTailer {
   // (problems are reported by PositionFileError(), never thrown) and opens the files that exist,
   // at their end, their saved position, or 0 with from_beginning.
   explicit LogTailer(LogTailerOptions options);
+  // The checks of the constructor, without any I/O: throws std::invalid_argument with the reason.
+  static void ValidateOptions(const LogTailerOptions& options);
   // Saves positions when a position file is configured, `autosave_positions` is set and Retire()
   // was not called; never throws.
   ~LogTailer();

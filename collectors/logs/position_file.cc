@@ -201,6 +201,20 @@ std::optional<std::string> WritePositionFile(const std::string& path,
     std::remove(temp.c_str());
     return "cannot rename " + temp + " to " + path + ": " + ErrnoText(err);
   }
+  // The rename itself reaches the disk with the directory: without this a node crash could bring
+  // back an older position file.
+  std::string directory = path.substr(0, path.rfind('/') + 1);
+  if (directory.empty()) directory = ".";
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    // EINVAL: the file system cannot sync directories; the rename is still atomic.
+    if (::fsync(dir_fd) != 0 && errno != EINVAL) {
+      const int err = errno;
+      ::close(dir_fd);
+      return "cannot fsync " + directory + ": " + ErrnoText(err);
+    }
+    ::close(dir_fd);
+  }
   return std::nullopt;
 }
 

@@ -43,9 +43,10 @@ std::optional<std::string> ParsePositions(std::string_view text,
 // Never throws for I/O or format errors: they come back in `error`.
 PositionFileContents ReadPositionFile(const std::string& path);
 
-// Replaces `path` atomically: writes `path`.tmp in the same directory, fsyncs it and renames it
-// over `path`, so a crash leaves either the old or the new file, never a torn one. Returns the
-// reason on failure. Not safe to call concurrently for the same path.
+// Replaces `path` atomically: writes `path`.tmp in the same directory, fsyncs it, renames it
+// over `path` and fsyncs the directory, so a crash (of the process or the node) leaves either
+// the old or the new file, never a torn one, and a returned success survives a node crash. Returns
+// the reason on failure. Not safe to call concurrently for the same path.
 std::optional<std::string> WritePositionFile(const std::string& path,
                                              const std::vector<FilePosition>& positions);
 

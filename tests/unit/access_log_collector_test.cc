@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "collectors/logs/position_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar {
@@ -110,6 +111,7 @@ TEST_CASE("access_log counts requests by status and the pipeline per file", "[ac
   auto waker = std::make_unique<StepWaker>();
   StepWaker& step = *waker;
   AccessLogCollector collector(Options({log}), std::move(waker));
+  collector.Start();
 
   // The lines present at start are read before the first scrape (from_beginning).
   auto families = Collect(collector);
@@ -153,6 +155,7 @@ TEST_CASE("access_log keeps parse errors and lines per file", "[access_log]") {
   StepWaker& step = *waker;
   // b.log does not exist yet: it is waited for, without an error.
   AccessLogCollector collector(Options({a, b}), std::move(waker));
+  collector.Start();
   CollectResult first = collector.Collect(CollectContext{});
   CHECK_FALSE(first.error);
   CHECK(Value(first.families, "sidecar_exporter_log_lines_read_total", {{"file", b}}) == 0);
@@ -181,6 +184,7 @@ TEST_CASE("access_log counts long lines and follows a rotation", "[access_log]")
   auto waker = std::make_unique<StepWaker>();
   StepWaker& step = *waker;
   AccessLogCollector collector(options, std::move(waker));
+  collector.Start();
 
   AppendFile(log, CombinedLine("GET", "/" + std::string(400, 'x'), 200));
   std::filesystem::rename(log, log + ".1");
@@ -195,51 +199,94 @@ TEST_CASE("access_log counts long lines and follows a rotation", "[access_log]")
   CHECK(Value(families, "accesslog_http_requests_total", {{"status", "204"}}) == 3);
 }
 
-TEST_CASE("access_log reads the last lines on shutdown and saves the position", "[access_log]") {
+TEST_CASE("access_log positions follow what was exported: a crash re-reads only unexported lines",
+          "[access_log]") {
   TempDir dir;
   const std::string log = (dir / "access.log").string();
-  const std::string positions = (dir / "positions.json").string();
+  const std::string positions = (dir / "positions").string();
   WriteFile(log, Lines(2, "GET", "/", 200));
   auto options = Options({log});
   options.tailer.position_file = positions;
   {
     auto waker = std::make_unique<StepWaker>();
+    StepWaker& step = *waker;
     AccessLogCollector collector(options, std::move(waker));
+    collector.Start();
+    // Start committed where counting starts; the scrape commits the position of its counts.
+    CHECK(ReadPositionFile(positions).positions.at(0).offset == 0);
     CHECK(Value(Collect(collector), "sidecar_exporter_log_lines_read_total", {}) == 2);
-    // Written after the last turn of the loop: only the final Poll at destruction reads them.
-    AppendFile(log, Lines(3, "GET", "/", 200));
-  }
-  // A restart resumes after those lines: it reads only what is new.
+    const std::uint64_t exported = ReadPositionFile(positions).positions.at(0).offset;
+    CHECK(exported == std::filesystem::file_size(log));
+    // Read and counted, but never scraped: the position file must not move past them.
+    AppendFile(log, Lines(3, "GET", "/", 404));
+    step.Step();
+    CHECK(ReadPositionFile(positions).positions.at(0).offset == exported);
+  }  // as far as the position file goes, the same as a SIGKILL here
   AppendFile(log, Lines(1, "GET", "/", 503));
   AccessLogCollector restarted(options, std::make_unique<StepWaker>());
+  restarted.Start();
   auto families = Collect(restarted);
-  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 1);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 4);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "404"}}) == 3);
   CHECK(Value(families, "accesslog_http_requests_total", {{"status", "503"}}) == 1);
   CHECK_FALSE(Value(families, "accesslog_http_requests_total", {{"status", "200"}}));
+  CHECK(ReadPositionFile(positions).positions.at(0).offset == std::filesystem::file_size(log));
 }
 
 TEST_CASE("a retired access_log hands over to its replacement without double counting",
           "[access_log]") {
   TempDir dir;
   const std::string log = (dir / "access.log").string();
+  const std::string positions = (dir / "positions").string();
   WriteFile(log, Lines(4, "GET", "/", 200));
   auto options = Options({log});
-  options.tailer.position_file = (dir / "positions.json").string();
-  AccessLogCollector old(options, std::make_unique<StepWaker>());
-  AppendFile(log, Lines(2, "GET", "/", 200));  // not polled yet: Retire() reads them
-  old.Retire();
-  CHECK(Value(Collect(old), "accesslog_http_requests_total", {{"status", "200"}}) == 6);
-  AppendFile(log, Lines(3, "GET", "/", 404));
-
-  // SIGHUP with changed options: the replacement is built while the old one is still held.
+  options.tailer.position_file = positions;
+  auto waker = std::make_unique<StepWaker>();
+  StepWaker& step = *waker;
+  auto old = std::make_unique<AccessLogCollector>(options, std::move(waker));
+  old->Start();
+  CHECK(Value(Collect(*old), "accesslog_http_requests_total", {{"status", "200"}}) == 4);
+  AppendFile(log, Lines(2, "GET", "/", 200));
+  step.Step();  // read, never exported
+  // SIGHUP with changed options: the replacement is built first, then the old one retired.
   options.metrics.status_class = true;
   AccessLogCollector replacement(options, std::make_unique<StepWaker>());
+  old->Retire();
+  // A scrape between the retirement and the swap sees what was last exported, nothing newer.
+  CHECK(Value(Collect(*old), "accesslog_http_requests_total", {{"status", "200"}}) == 4);
+  AppendFile(log, Lines(3, "GET", "/", 404));
+  replacement.Start();
   const auto families = Collect(replacement);
-  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 3);
+  CHECK(Value(families, "sidecar_exporter_log_lines_read_total", {}) == 5);
+  CHECK(Value(families, "accesslog_http_requests_total", {{"status", "2xx"}}) == 2);
   CHECK(Value(families, "accesslog_http_requests_total", {{"status", "4xx"}}) == 3);
-  CHECK_FALSE(Value(families, "accesslog_http_requests_total", {{"status", "2xx"}}));
-  // The retired one reads nothing more.
-  CHECK(Value(Collect(old), "sidecar_exporter_log_lines_read_total", {}) == 6);
+  CHECK(Value(Collect(*old), "sidecar_exporter_log_lines_read_total", {}) == 4);
+
+  // The old one goes away later, on another thread: it must not write its positions back.
+  const std::uint64_t committed = ReadPositionFile(positions).positions.at(0).offset;
+  CHECK(committed == std::filesystem::file_size(log));
+  std::thread([&old] { old.reset(); }).join();
+  CHECK(ReadPositionFile(positions).positions.at(0).offset == committed);
+  // Then a kill (the replacement is never destroyed cleanly) and a restart: nothing twice.
+  AppendFile(log, Lines(1, "GET", "/", 503));
+  AccessLogCollector restarted(options, std::make_unique<StepWaker>());
+  restarted.Start();
+  const auto after = Collect(restarted);
+  CHECK(Value(after, "sidecar_exporter_log_lines_read_total", {}) == 1);
+  CHECK(Value(after, "accesslog_http_requests_total", {{"status", "5xx"}}) == 1);
+}
+
+TEST_CASE("access_log built but never started touches nothing", "[access_log]") {
+  TempDir dir;
+  const std::string log = (dir / "access.log").string();
+  WriteFile(log, Lines(2, "GET", "/", 200));
+  auto options = Options({log});
+  options.tailer.position_file = (dir / "positions").string();
+  {
+    AccessLogCollector built(options, std::make_unique<StepWaker>());
+    CHECK(Collect(built).empty());
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "positions"));
 }
 
 TEST_CASE("access_log stops promptly with the real waker", "[access_log]") {
@@ -247,7 +294,10 @@ TEST_CASE("access_log stops promptly with the real waker", "[access_log]") {
   auto options = Options({(dir / "access.log").string()});
   options.poll_interval = std::chrono::hours(1);
   const auto started = std::chrono::steady_clock::now();
-  { AccessLogCollector collector(options); }
+  {
+    AccessLogCollector collector(options);
+    collector.Start();
+  }
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
 
@@ -258,6 +308,7 @@ TEST_CASE("access_log with inotify sees appended lines without a poll interval",
   auto options = Options({log});
   options.poll_interval = std::chrono::hours(1);  // only inotify can wake the loop in time
   AccessLogCollector collector(options);
+  collector.Start();
   AppendFile(log, Lines(7, "GET", "/", 200));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::optional<double> count;
