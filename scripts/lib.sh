@@ -4,6 +4,11 @@
 #   free_port            prints a TCP port free on 127.0.0.1 a moment ago.
 #   wait_port PORT       waits (up to 10 s) until something accepts connections on it.
 #   start_nginx ...      a real nginx on loopback (see below).
+#   build_bench TARGET   installs what is missing and builds TARGET in the Release tree
+#                        build-bench (the benchmarks' binaries).
+#   rss_kb PID, anon_kb PID   resident and private (anonymous) memory of a process, in KiB.
+#   start_nginx_exporters     real nginx plus sidecar-exporter and nginx-prometheus-exporter on
+#                        its stub_status (see below).
 
 pids=()
 work=
@@ -66,4 +71,44 @@ CONF
   PATH=$PATH:/usr/sbin nginx -c "$work/nginx.conf" -p "$work" &
   pids+=($!)
   wait_port "$port"
+}
+
+build_bench() {
+  scripts/install-deps.sh
+  cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
+  cmake --build build-bench -j"$(nproc)" --target "$1" >/dev/null
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# Private (anonymous) memory: what each extra pod costs once the shared libraries' pages are
+# cached; a static Go binary has almost no shared pages, so RSS is its fair figure too.
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+
+# start_nginx_exporters: a real nginx (no access log) and, on its stub_status, the build-bench
+# sidecar-exporter and Debian's nginx-prometheus-exporter, each on a free port; returns once both
+# answer nginx_up 1. Sets scrape_uri, ours_port, ours_pid, theirs_port and theirs_pid.
+start_nginx_exporters() {
+  local nginx_port
+  nginx_port=$(free_port)
+  start_nginx "$nginx_port" off
+  scrape_uri="http://127.0.0.1:$nginx_port/stub_status"
+
+  ours_port=$(free_port)
+  printf 'collectors:\n  - {type: nginx_status, name: nginx, url: "%s"}\n' "$scrape_uri" \
+    >"$work/config.yaml"
+  build-bench/sidecar-exporter --config.file="$work/config.yaml" \
+    --web.listen-address="127.0.0.1:$ours_port" --log.level=warn &
+  ours_pid=$!
+  pids+=($ours_pid)
+
+  theirs_port=$(free_port)
+  prometheus-nginx-exporter -nginx.scrape-uri="$scrape_uri" \
+    -web.listen-address="127.0.0.1:$theirs_port" >"$work/theirs.log" 2>&1 &
+  theirs_pid=$!
+  pids+=($theirs_pid)
+  wait_port "$ours_port"
+  wait_port "$theirs_port"
+  # One scrape each so that both have loaded everything a scrape needs.
+  curl -sf "http://127.0.0.1:$ours_port/metrics" | grep -q '^nginx_up 1'
+  curl -sf "http://127.0.0.1:$theirs_port/metrics" | grep -q '^nginx_up 1'
 }

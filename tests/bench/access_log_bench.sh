@@ -11,11 +11,8 @@ repo=$PWD
 copies=${COPIES:-100}
 data=$repo/tests/data/apache_combined_10k.log
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
-cmake --build build-bench -j"$(nproc)" --target sidecar-exporter >/dev/null
-
 source scripts/lib.sh
+build_bench sidecar-exporter
 start_session sidecar-logbench
 
 # Deterministic request times (0.000 to 0.996 s) so both fill the same histogram.

@@ -13,11 +13,8 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-16}
 threads=${THREADS:-2}
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
-cmake --build build-bench -j"$(nproc)" --target sidecar-exporter >/dev/null
-
 source scripts/lib.sh
+build_bench sidecar-exporter
 start_session sidecar-apache-bench
 chmod 755 "$work"  # Apache's children run as nobody when we are root
 

@@ -10,10 +10,7 @@ cd "$(dirname "$0")/../.."
 copies=${1:-100}
 data=tests/data/apache_combined_10k.log
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
-cmake --build build-bench -j"$(nproc)" --target parse_bench >/dev/null
-
 source scripts/lib.sh
+build_bench parse_bench
 start_session sidecar-parsebench
 taskset -c 0 build-bench/tests/parse_bench "$data" "$work/bench.log" "$copies"

@@ -11,39 +11,11 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-16}
 threads=${THREADS:-2}
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
-cmake --build build-bench -j"$(nproc)" --target sidecar-exporter >/dev/null
-
 source scripts/lib.sh
+build_bench sidecar-exporter
 start_session sidecar-bench
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# Private (anonymous) memory: what each extra pod costs once the shared libraries' pages are
-# cached; a static Go binary has almost no shared pages, so RSS is its fair figure too.
-anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
-nginx_port=$(free_port)
-start_nginx "$nginx_port" off
-scrape_uri="http://127.0.0.1:$nginx_port/stub_status"
-
-ours_port=$(free_port)
-printf 'collectors:\n  - {type: nginx_status, name: nginx, url: "%s"}\n' "$scrape_uri" >"$work/config.yaml"
-build-bench/sidecar-exporter --config.file="$work/config.yaml" \
-  --web.listen-address="127.0.0.1:$ours_port" --log.level=warn &
-ours_pid=$!
-pids+=($ours_pid)
-
-theirs_port=$(free_port)
-prometheus-nginx-exporter -nginx.scrape-uri="$scrape_uri" \
-  -web.listen-address="127.0.0.1:$theirs_port" >"$work/theirs.log" 2>&1 &
-theirs_pid=$!
-pids+=($theirs_pid)
-wait_port "$ours_port"
-wait_port "$theirs_port"
-
-# One scrape each so both have loaded everything a scrape needs, then idle memory.
-curl -sf "http://127.0.0.1:$ours_port/metrics" | grep -q '^nginx_up 1'
-curl -sf "http://127.0.0.1:$theirs_port/metrics" | grep -q '^nginx_up 1'
+start_nginx_exporters
 sleep 1
 ours_idle=$(rss_kb $ours_pid)
 theirs_idle=$(rss_kb $theirs_pid)
