@@ -13,6 +13,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "collectors/core/unique_fd.h"
+
 namespace sidecar {
 namespace {
 
@@ -28,21 +30,6 @@ constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxStderrBytes = 4096;
 // A stop request is noticed within this long.
 constexpr std::chrono::milliseconds kStopCheckInterval{50};
-
-// Owns one file descriptor.
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 void AppendRecord(std::string& out, std::uint8_t type, std::string_view content) {
   const auto length = static_cast<std::uint16_t>(content.size());
@@ -306,7 +293,7 @@ FetchedDocument FastCgiFetcher::Fetch(const FetchLimits& limits) {
     family = found->ai_family;
     ::freeaddrinfo(found);
   }
-  Socket socket(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd socket(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (socket.get() < 0) return fail(Errno("socket"));
   if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&storage), storage_length) != 0) {
     if (errno == ENOENT) {

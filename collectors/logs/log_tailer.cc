@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "collectors/core/unique_fd.h"
+
 namespace sidecar {
 namespace {
 
@@ -27,33 +29,6 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kFingerprintBytes = 256;
 // A line buffer this large means a misconfiguration, not a log format.
 constexpr std::size_t kMaxLineBytesLimit = 64 * 1024 * 1024;
-
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Frees what glob(3) allocated.
 class GlobResult {

@@ -9,6 +9,8 @@
 #include <charconv>
 #include <memory>
 
+#include "collectors/core/unique_fd.h"
+
 namespace sidecar::procfs {
 namespace {
 
@@ -25,21 +27,6 @@ ReadStatus StatusFromErrno(int error) {
   }
 }
 
-// Owns a file descriptor.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 struct DirCloser {
   void operator()(DIR* dir) const { closedir(dir); }
 };
@@ -55,7 +42,7 @@ bool ParseNumber(std::string_view token, Number& value) {
 ReadStatus ReadWholeFile(const std::filesystem::path& path, std::string& contents,
                          size_t max_bytes) {
   contents.clear();
-  const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return StatusFromErrno(errno);
   size_t used = 0;
   contents.resize(std::min<size_t>(4096, max_bytes));
