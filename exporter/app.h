@@ -30,7 +30,7 @@ struct AppOptions {
   std::string listen_address = ":10113";
   std::string telemetry_path = "/metrics";
   std::string web_config_file;  // exporter-toolkit web config; empty for plain HTTP
-  int web_threads = 2048;
+  int web_threads = 8;
 };
 
 // The exporter process: owns the configuration, the collectors and the HTTP server, and

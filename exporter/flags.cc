@@ -18,7 +18,7 @@ Flags:
   --web.listen-address=ADDR   address to serve on, host:port or :port (default ":10113")
   --web.telemetry-path=PATH   path of the metrics endpoint (default "/metrics")
   --web.config.file=FILE      TLS, basic auth and headers, in the exporter-toolkit format
-  --web.max-threads=N         connections served at once, one thread each (default 2048)
+  --web.max-threads=N         requests handled at once, one worker thread each (default 8)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --version                   print the version and exit

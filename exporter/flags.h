@@ -14,7 +14,7 @@ struct Flags {
   std::string web_config_file;
   std::string log_level = "info";
   std::string log_format = "logfmt";
-  int web_max_threads = 2048;
+  int web_max_threads = 8;
   bool config_check = false;
   bool version = false;
   bool help = false;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "exporter/basic_auth.h"
+#include "exporter/connection_gate.h"
 #include "exporter/tls_context.h"
 
 namespace sidecar {
@@ -90,27 +91,6 @@ std::string Gzip(std::string_view data) {
   return out;
 }
 
-std::string ToCivetListeningPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return {};
-  const std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  int number = -1;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 0 ||
-      number > 65535) {
-    return {};
-  }
-  if (host.empty()) return port;
-  if (host.front() == '[') {
-    if (host.back() != ']') return {};
-    return "+" + host + ":" + port;  // CivetWeb: '+' binds the address for IPv4 and IPv6
-  }
-  if (host.find(':') != std::string::npos) return {};
-  if (host == "localhost") return "127.0.0.1:" + port;
-  return host + ":" + port;
-}
-
 // Bridges CivetWeb's per-method callbacks to our route table.
 class HttpServer::Dispatcher final : public CivetHandler {
  public:
@@ -136,9 +116,16 @@ class HttpServer::Dispatcher final : public CivetHandler {
            (!http10 || EqualsIgnoreCase(TrimSpaces(connection), "keep-alive"));
   }
 
+  // Whether a GET or HEAD client may send another request on this connection: it asked to keep
+  // it, over plain HTTP. CivetWeb closes its side after every response; the ConnectionGate in
+  // front keeps the client's connection for the next request when this says so. Other methods
+  // may carry a body the gate does not pass on, so their connections always close.
+  bool KeepClientConnection(mg_connection* conn) const { return !options_.tls && KeepAlive(conn); }
+
   // Writes status line, headers and body with a single write: two writes per response would
   // double the TCP sends, the largest cost of a scrape on loopback.
-  void Send(mg_connection* conn, const HttpReply& reply, bool with_body, bool gzip) const {
+  void Send(mg_connection* conn, const HttpReply& reply, bool with_body, bool gzip,
+            bool keep_connection) const {
     const std::string* body = &reply.body;
     std::string compressed;
     if (gzip) {
@@ -167,9 +154,8 @@ class HttpServer::Dispatcher final : public CivetHandler {
     for (const auto& [name, value] : reply.headers) {
       response += name + ": " + value + "\r\n";
     }
-    // CivetWeb closes the connection after this response when the client asked for that (or
-    // spoke HTTP/1.0 without keep-alive); say so, as its own header writer would.
-    response += KeepAlive(conn) ? "" : "Connection: close\r\n";
+    // The gate reads this header to decide whether the client's connection stays open.
+    response += keep_connection ? "" : "Connection: close\r\n";
     response += "\r\n";
     if (with_body) {
       response += *body;
@@ -203,20 +189,21 @@ class HttpServer::Dispatcher final : public CivetHandler {
 
   bool NotAllowed(mg_connection* conn) {
     if (const auto refusal = Refusal(conn)) {
-      Send(conn, *refusal, true, false);
+      Send(conn, *refusal, true, false, false);
       return true;
     }
     HttpReply reply;
     reply.status = 405;
     reply.body = "method not allowed; use GET or HEAD\n";
     reply.headers.emplace_back("Allow", "GET, HEAD");
-    Send(conn, reply, true, false);
+    Send(conn, reply, true, false, false);
     return true;
   }
 
   bool Serve(mg_connection* conn, bool with_body) {
+    const bool keep_connection = KeepClientConnection(conn);
     if (const auto refusal = Refusal(conn)) {
-      Send(conn, *refusal, with_body, false);
+      Send(conn, *refusal, with_body, false, keep_connection);
       return true;
     }
     const mg_request_info* info = mg_get_request_info(conn);
@@ -249,7 +236,7 @@ class HttpServer::Dispatcher final : public CivetHandler {
     }
     const bool gzip =
         reply.compressible && request.accepts_gzip && reply.body.size() >= kMinGzipBytes;
-    Send(conn, reply, with_body, gzip);
+    Send(conn, reply, with_body, gzip, keep_connection);
     return true;
   }
 
@@ -263,13 +250,8 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
       dispatcher_(std::make_unique<Dispatcher>(routes_, options_)) {
   const HttpServerOptions& options = options_;
   UseCivetWebOpenSsl3Compat();
-  std::string ports = ToCivetListeningPort(options.listen_address);
-  if (ports.empty()) {
-    throw std::runtime_error("invalid listen address \"" + options.listen_address +
-                             "\"; want host:port, :port or [v6addr]:port");
-  }
-  const std::string plain_ports = ports;
-  if (options.tls) ports += "s";  // CivetWeb: an 's' after the port makes it TLS
+  // CivetWeb listens on loopback only, behind the gate (see ConnectionGate).
+  const std::string ports = options.tls ? "127.0.0.1:0s" : "127.0.0.1:0";
   const std::vector<std::string> civet_options = {
       "listening_ports",
       ports,
@@ -279,11 +261,10 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
       std::to_string(options.header_timeout_ms),
       "max_request_size",
       std::to_string(options.max_request_bytes),
+      // A kept-alive connection would hold a worker while it idles; the gate keeps the client's
+      // connection instead, and opens a new one to us per request.
       "enable_keep_alive",
-      "yes",
-      // An idle keep-alive connection holds a worker, so it gets no longer than a header.
-      "keep_alive_timeout_ms",
-      std::to_string(options.header_timeout_ms),
+      "no",
       "listen_backlog",
       std::to_string(options.listen_backlog),
       "enable_directory_listing",
@@ -315,16 +296,23 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
   }
   server_->addHandler("/", dispatcher_.get());
   const std::vector<int> bound = server_->getListeningPorts();
-  port_ = bound.empty() ? 0 : bound.front();
-  // The address to knock on at shutdown: the listen host when it is an IPv4 address, else
-  // loopback (the wildcard and "[::]" listeners accept it there).
-  const std::string host = plain_ports.substr(
-      0, plain_ports.rfind(':') == std::string::npos ? 0 : plain_ports.rfind(':'));
-  in_addr ignored{};
-  if (!host.empty() && inet_pton(AF_INET, host.c_str(), &ignored) == 1) knock_host_ = host;
+  backend_port_ = bound.empty() ? 0 : bound.front();
+
+  ConnectionGateOptions gate;
+  gate.listen_address = options.listen_address;
+  gate.backend_port = backend_port_;
+  gate.tls = options.tls != nullptr;
+  gate.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+  gate.max_header_bytes = static_cast<std::size_t>(options.max_request_bytes);
+  gate.listen_backlog = options.listen_backlog;
+  gate_ = std::make_unique<ConnectionGate>(gate);
 }
 
+int HttpServer::port() const { return gate_->port(); }
+
 HttpServer::~HttpServer() {
+  // No new requests reach CivetWeb once the gate is gone.
+  gate_.reset();
   if (!server_) return;
   // CivetWeb's master thread notices the stop flag only when its poll() on the listening socket
   // returns, which without a connection takes up to 2 s (SOCKET_TIMEOUT_QUANTUM). Knocking on
@@ -334,8 +322,8 @@ HttpServer::~HttpServer() {
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       sockaddr_in address{};
       address.sin_family = AF_INET;
-      address.sin_port = htons(static_cast<uint16_t>(port_));
-      inet_pton(AF_INET, knock_host_.c_str(), &address.sin_addr);
+      address.sin_port = htons(static_cast<uint16_t>(backend_port_));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
       close(fd);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

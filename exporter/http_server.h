@@ -14,6 +14,7 @@ class CivetServer;
 namespace sidecar {
 
 class BasicAuthenticator;
+class ConnectionGate;
 class TlsContext;
 
 // The parts of a request our handlers look at.
@@ -41,17 +42,17 @@ struct HttpReply {
 struct HttpServerOptions {
   // Prometheus style: "host:port", ":port" (all interfaces) or "[v6]:port"; port 0 = ephemeral.
   std::string listen_address = ":10113";
-  // CivetWeb gives each open connection a worker thread of its own, from the start of its request
-  // header until it closes, so this is also the number of connections served at once; more wait
-  // in the listen backlog. Hostile clients are cheap to serve this way only because each of them
-  // holds its thread for at most `header_timeout_ms`: an idle thread costs about 15 KiB resident.
-  int threads = 2048;
-  // Time allowed for a whole request header (and for a TLS handshake, and for writing a reply) from
-  // the first wait for it: a client sending one byte a second is dropped when this runs out, not
-  // when it stops sending. It also bounds how long an idle keep-alive connection is kept.
+  // CivetWeb's worker threads: requests handled at once. A connection reaches a worker only once
+  // its request header is whole (see ConnectionGate), so stalled clients hold none.
+  int threads = 8;
+  // Time allowed for a whole request header from the connection's start (or from the previous
+  // response on a kept-alive connection): a client sending one byte a second is dropped when this
+  // runs out, not when it stops sending. With TLS it bounds the ClientHello at the gate, then the
+  // rest of the handshake and the header in CivetWeb; it also bounds CivetWeb's writes.
   int header_timeout_ms = 5000;
   int max_request_bytes = 16 * 1024;
-  // Connections the kernel completes while every worker is busy (capped by net.core.somaxconn).
+  // Connections the kernel completes before the gate accepts them (capped by
+  // net.core.somaxconn).
   int listen_backlog = 4096;
 
   // From --web.config.file. TLS when set (it must outlive the server); plain HTTP otherwise.
@@ -85,7 +86,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // The port actually bound (useful with port 0).
-  int port() const { return port_; }
+  int port() const;
 
  private:
   class Dispatcher;
@@ -93,12 +94,10 @@ class HttpServer {
   std::map<std::string, Handler> routes_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;
-  int port_ = 0;
-  std::string knock_host_ = "127.0.0.1";
+  int backend_port_ = 0;  // CivetWeb's, on loopback
+  std::unique_ptr<ConnectionGate> gate_;
 };
 
-// Parses a Prometheus listen address into CivetWeb's `listening_ports` form. Empty on error.
-std::string ToCivetListeningPort(const std::string& listen_address);
 // True when an Accept-Encoding header value allows gzip (honouring q=0).
 bool AcceptsGzip(std::string_view accept_encoding);
 // Compresses `data` as a gzip member.

@@ -24,8 +24,8 @@ int CheckConfig(const std::string& file) {
   return 0;
 }
 
-// Every open connection holds a descriptor (and a worker thread): raise the soft limit to the
-// hard one, as Go programs do at start, so that --web.max-threads connections fit.
+// Every open connection holds a descriptor, also while the gate waits for its header: raise the
+// soft limit to the hard one, as Go programs do at start, so that thousands of them fit.
 void RaiseOpenFileLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {

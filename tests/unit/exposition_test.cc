@@ -71,15 +71,5 @@ TEST_CASE("gzip output round-trips", "[exposition]") {
   CHECK(Gunzip(compressed) == text);
 }
 
-TEST_CASE("listen addresses convert to CivetWeb's form", "[exposition]") {
-  CHECK(ToCivetListeningPort(":10113") == "10113");
-  CHECK(ToCivetListeningPort("127.0.0.1:0") == "127.0.0.1:0");
-  CHECK(ToCivetListeningPort("localhost:80") == "127.0.0.1:80");
-  CHECK(ToCivetListeningPort("[::1]:9000") == "+[::1]:9000");
-  CHECK(ToCivetListeningPort("10113").empty());
-  CHECK(ToCivetListeningPort(":99999").empty());
-  CHECK(ToCivetListeningPort("a:b").empty());
-}
-
 }  // namespace
 }  // namespace sidecar

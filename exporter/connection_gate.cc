@@ -1,0 +1,461 @@
+#include "exporter/connection_gate.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sidecar {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kListenTag = ~std::uint64_t{0};
+constexpr std::uint64_t kWakeTag = kListenTag - 1;
+constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+// A relay whose server side already finished may wait this long for a slow reader.
+constexpr std::chrono::seconds kDrainTimeout{5};
+// The server bounds a request's own time (collector timeouts, its write timeout); this only
+// catches a relay that neither side moves any more.
+constexpr std::chrono::minutes kRelayIdleTimeout{2};
+constexpr std::chrono::milliseconds kSweepInterval{100};
+constexpr std::string_view kHeaderTooLarge =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n";
+
+std::uint64_t Tag(int client_fd, bool backend) {
+  return (static_cast<std::uint64_t>(client_fd) << 1) | (backend ? 1 : 0);
+}
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// Binds `listen_address` (Prometheus form) and listens; throws with a reason otherwise.
+UniqueFd Listen(const std::string& listen_address, int backlog) {
+  const std::optional<SocketAddress> address = ParseListenAddress(listen_address);
+  if (!address) {
+    throw std::runtime_error("invalid listen address \"" + listen_address +
+                             "\"; want host:port, :port or [v6addr]:port");
+  }
+  UniqueFd fd(socket(address->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address->storage), address->length) != 0 ||
+      listen(fd.get(), backlog) != 0) {
+    throw std::runtime_error("cannot listen on " + listen_address + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+// Where the request header ends in `data` (just past its blank line), or 0 while incomplete.
+std::size_t HeaderEnd(std::string_view data) {
+  for (std::size_t i = 0; i + 1 < data.size(); ++i) {
+    if (data[i] != '\n') continue;
+    if (data[i + 1] == '\n') return i + 2;
+    if (data[i + 1] == '\r' && i + 2 < data.size() && data[i + 2] == '\n') return i + 3;
+  }
+  return 0;
+}
+
+// How many bytes of the first TLS record have to be passed on before the server takes over: the
+// whole ClientHello record, or at once when it is not TLS at all (the handshake then fails fast).
+std::size_t TlsRecordEnd(std::string_view data) {
+  if (data.empty()) return 0;
+  if (static_cast<unsigned char>(data[0]) != 0x16) return data.size();  // not a handshake record
+  if (data.size() < 5) return 0;
+  const std::size_t length =
+      (static_cast<unsigned char>(data[3]) << 8) | static_cast<unsigned char>(data[4]);
+  return data.size() >= 5 + length ? 5 + length : 0;
+}
+
+}  // namespace
+
+std::optional<SocketAddress> ParseListenAddress(std::string_view listen_address) {
+  const size_t colon = listen_address.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(listen_address.substr(0, colon));
+  const std::string_view port_text = listen_address.substr(colon + 1);
+  int port = -1;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535) {
+    return std::nullopt;
+  }
+  SocketAddress address{};
+  if (!host.empty() && host.front() == '[') {
+    if (host.size() < 2 || host.back() != ']') return std::nullopt;
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6->sin6_addr) != 1) {
+      return std::nullopt;
+    }
+    address.length = sizeof(sockaddr_in6);
+    return address;
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons(static_cast<uint16_t>(port));
+  v4->sin_addr.s_addr = htonl(INADDR_ANY);
+  if (!host.empty() && inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) return std::nullopt;
+  address.length = sizeof(sockaddr_in);
+  return address;
+}
+
+ConnectionGate::ConnectionGate(ConnectionGateOptions options) : options_(std::move(options)) {
+  listen_fd_ = Listen(options_.listen_address, options_.listen_backlog);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  backend_address_.sin_family = AF_INET;
+  backend_address_.sin_port = htons(static_cast<uint16_t>(options_.backend_port));
+  backend_address_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  peek_buffer_.resize(options_.max_header_bytes + 1);
+  epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  wake_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!epoll_fd_.valid() || !wake_fd_.valid()) {
+    throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kListenTag;
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &event);
+  event.data.u64 = kWakeTag;
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &event);
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+ConnectionGate::~ConnectionGate() {
+  thread_.request_stop();
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t written = write(wake_fd_.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+}
+
+void ConnectionGate::Run(std::stop_token stop) {
+  std::vector<epoll_event> events(256);
+  Clock::time_point last_sweep = Clock::now();
+  while (!stop.stop_requested()) {
+    const int count = epoll_wait(epoll_fd_.get(), events.data(), static_cast<int>(events.size()),
+                                 static_cast<int>(kSweepInterval.count()));
+    for (int i = 0; i < count; ++i) {
+      const std::uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) continue;
+      if (tag == kListenTag) {
+        AcceptAll();
+        continue;
+      }
+      const auto it = connections_.find(static_cast<int>(tag >> 1));
+      if (it == connections_.end()) continue;  // closed earlier in this batch
+      Connection& connection = it->second;
+      const bool from_backend = (tag & 1) != 0;
+      if (!from_backend && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) {
+        Close(it->first);  // the client is gone; nothing it could still be sent matters
+      } else if (connection.state == State::kWaiting) {
+        OnClientReadable(connection);
+      } else if (connection.state == State::kRelaying) {
+        Pump(connection);
+      }
+    }
+    StartRelays();
+    const Clock::time_point now = Clock::now();
+    if (now - last_sweep >= kSweepInterval) {
+      Sweep(now);
+      last_sweep = now;
+    }
+  }
+  connections_.clear();  // closes every descriptor
+}
+
+void ConnectionGate::AcceptAll() {
+  while (true) {
+    const int fd = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && waiting_ > 0) {
+        CloseOldestWaiting();
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        // Out of descriptors with nothing to give back: stop accepting until the next sweep
+        // instead of spinning on a listening socket that stays readable.
+        epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
+        accepting_ = false;
+      }
+      return;
+    }
+    if (waiting_ >= options_.max_waiting) CloseOldestWaiting();
+    SetNoDelay(fd);
+    Connection& connection = connections_[fd];
+    connection.client.Reset(fd);
+    connection.arrival = ++arrivals_;
+    Wait(connection);
+    epoll_event event{};
+    // Edge-triggered while waiting: the header is only peeked at, so the socket stays readable
+    // and a level-triggered watch would wake on it again and again.
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.u64 = Tag(fd, false);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event);
+    connection.client_events = event.events;
+  }
+}
+
+void ConnectionGate::Wait(Connection& connection) {
+  connection.state = State::kWaiting;
+  connection.deadline = Clock::now() + options_.header_timeout;
+  ++waiting_;
+}
+
+void ConnectionGate::OnClientReadable(Connection& connection) {
+  // The header stays in the socket: the server reads it from there, so nothing is buffered here
+  // while a client trickles.
+  const ssize_t got = recv(connection.client.get(), peek_buffer_.data(), peek_buffer_.size(),
+                           MSG_PEEK | MSG_DONTWAIT);
+  if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    Close(connection.client.get());
+    return;
+  }
+  if (got < 0) return;
+  const std::string_view peeked(peek_buffer_.data(), static_cast<std::size_t>(got));
+  const std::size_t end = options_.tls ? TlsRecordEnd(peeked) : HeaderEnd(peeked);
+  if (end == 0) {
+    if (peeked.size() > options_.max_header_bytes) {
+      if (!options_.tls) {
+        send(connection.client.get(), kHeaderTooLarge.data(), kHeaderTooLarge.size(),
+             MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+      Close(connection.client.get());
+    }
+    return;
+  }
+  connection.header_bytes = end;
+  // GET and HEAD carry no body: the header alone goes on, and the next request on the connection
+  // passes the gate again. Anything else (TLS, or a method with a body) is relayed both ways
+  // until the response is complete, and the connection closed then.
+  connection.relay_client_bytes =
+      options_.tls || !(peeked.starts_with("GET ") || peeked.starts_with("HEAD "));
+  connection.state = State::kReady;
+  --waiting_;
+  ready_.emplace_back(connection.client.get(), connection.arrival);
+}
+
+void ConnectionGate::StartRelays() {
+  while (relays_ < options_.max_relays && !ready_.empty()) {
+    const auto [fd, arrival] = ready_.front();
+    ready_.pop_front();
+    const auto it = connections_.find(fd);
+    if (it == connections_.end() || it->second.arrival != arrival ||
+        it->second.state != State::kReady) {
+      continue;  // closed (and perhaps reused) since it became ready
+    }
+    if (!StartRelay(it->second)) Close(fd);
+  }
+}
+
+bool ConnectionGate::StartRelay(Connection& connection) {
+  connection.backend.Reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!connection.backend.valid()) return false;
+  SetNoDelay(connection.backend.get());
+  if (connect(connection.backend.get(), reinterpret_cast<const sockaddr*>(&backend_address_),
+              sizeof backend_address_) != 0 &&
+      errno != EINPROGRESS) {
+    return false;
+  }
+  // The header goes on now; for GET and HEAD a pipelined next request stays in the socket and
+  // passes the gate after this response.
+  connection.to_backend.data.assign(connection.header_bytes, '\0');
+  const ssize_t got = recv(connection.client.get(), connection.to_backend.data.data(),
+                           connection.header_bytes, MSG_DONTWAIT);
+  if (got <= 0) return false;
+  connection.to_backend.data.resize(static_cast<std::size_t>(got));
+  connection.to_backend.begin = 0;
+  connection.to_client = {};
+  connection.backend_done = false;
+  connection.client_done = false;
+  connection.backend_shut = false;
+  connection.response_checked = false;
+  connection.close_after_response = connection.relay_client_bytes;
+  connection.state = State::kRelaying;
+  connection.deadline = Clock::now() + kRelayIdleTimeout;
+  connection.backend_events = 0;
+  epoll_event event{};
+  event.data.u64 = Tag(connection.client.get(), true);
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, connection.backend.get(), &event);
+  ++relays_;
+  Pump(connection);
+  return true;
+}
+
+void ConnectionGate::Pump(Connection& connection) {
+  const int client = connection.client.get();
+  const int backend = connection.backend.get();
+  bool failed = false;
+  // Each returns whether it moved anything.
+  const auto write_out = [&failed](int fd, Buffer& buffer) {
+    bool moved = false;
+    while (!buffer.empty() && !failed) {
+      const ssize_t sent = send(fd, buffer.data.data() + buffer.begin,
+                                buffer.data.size() - buffer.begin, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) {
+        buffer.begin += static_cast<std::size_t>(sent);
+        moved = true;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN) {
+        break;  // full, or the connect to the server still under way
+      } else if (errno != EINTR) {
+        failed = true;
+      }
+    }
+    if (buffer.empty()) buffer = {};
+    return moved;
+  };
+  const auto read_in = [&failed](int fd, Buffer& buffer, bool& done) {
+    if (!buffer.empty() || done || failed) return false;
+    buffer.data.resize(kRelayBufferBytes);
+    const ssize_t got = recv(fd, buffer.data.data(), buffer.data.size(), MSG_DONTWAIT);
+    buffer.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    buffer.begin = 0;
+    if (got == 0) done = true;
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOTCONN) {
+      failed = true;
+    }
+    return got >= 0;
+  };
+
+  bool moved_any = false;
+  for (int round = 0; round < 64 && !failed; ++round) {
+    bool moved = write_out(backend, connection.to_backend);
+    if (connection.relay_client_bytes) {
+      moved |= read_in(client, connection.to_backend, connection.client_done);
+    }
+    moved |= write_out(backend, connection.to_backend);
+    moved |= read_in(backend, connection.to_client, connection.backend_done);
+    if (!connection.response_checked && !connection.to_client.empty()) {
+      // Our server says "Connection: close" when the client asked for it (or spoke HTTP/1.0),
+      // and for every method but GET and HEAD; the gate then closes after this response.
+      const std::string_view head(connection.to_client.data);
+      connection.close_after_response |=
+          head.substr(0, head.find("\r\n\r\n")).find("\r\nConnection: close") !=
+          std::string_view::npos;
+      connection.response_checked = true;
+    }
+    moved |= write_out(client, connection.to_client);
+    if (!moved) break;
+    moved_any = true;
+  }
+  if (failed) {
+    Close(client);
+    return;
+  }
+  if (connection.client_done && connection.to_backend.empty() && !connection.backend_shut) {
+    // The client finished sending (a half-close) but still reads: so does the server.
+    shutdown(backend, SHUT_WR);
+    connection.backend_shut = true;
+  }
+  const Clock::time_point now = Clock::now();
+  if (connection.backend_done && connection.to_client.empty()) {
+    FinishResponse(connection);
+    return;
+  }
+  if (moved_any) {
+    connection.deadline = now + (connection.backend_done ? Clock::duration(kDrainTimeout)
+                                                         : Clock::duration(kRelayIdleTimeout));
+  }
+  std::uint32_t client_events =
+      connection.to_client.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT);
+  if (connection.relay_client_bytes && connection.to_backend.empty() && !connection.client_done) {
+    client_events |= EPOLLIN;
+  }
+  std::uint32_t backend_events =
+      connection.to_backend.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT);
+  if (connection.to_client.empty() && !connection.backend_done) backend_events |= EPOLLIN;
+  Watch(connection, client_events, backend_events);
+}
+
+void ConnectionGate::FinishResponse(Connection& connection) {
+  const int client = connection.client.get();
+  if (connection.close_after_response) {
+    Close(client);
+    return;
+  }
+  connection.backend.Reset();  // closing it also leaves the epoll set
+  connection.backend_events = 0;
+  --relays_;
+  Wait(connection);
+  Watch(connection, EPOLLIN | EPOLLRDHUP | EPOLLET, 0);
+  // A pipelined request may already be whole in the socket.
+  OnClientReadable(connection);
+}
+
+void ConnectionGate::Watch(Connection& connection, std::uint32_t client_events,
+                           std::uint32_t backend_events) {
+  if (client_events != connection.client_events) {
+    epoll_event event{};
+    event.events = client_events;
+    event.data.u64 = Tag(connection.client.get(), false);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, connection.client.get(), &event);
+    connection.client_events = client_events;
+  }
+  if (connection.backend.valid() && backend_events != connection.backend_events) {
+    epoll_event event{};
+    event.events = backend_events;
+    event.data.u64 = Tag(connection.client.get(), true);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, connection.backend.get(), &event);
+    connection.backend_events = backend_events;
+  }
+}
+
+void ConnectionGate::Close(int client_fd) {
+  const auto it = connections_.find(client_fd);
+  if (it == connections_.end()) return;
+  if (it->second.state == State::kWaiting) --waiting_;
+  if (it->second.state == State::kRelaying) --relays_;
+  connections_.erase(it);  // closing a descriptor also removes it from the epoll set
+}
+
+void ConnectionGate::CloseOldestWaiting() {
+  int oldest = -1;
+  std::uint64_t oldest_arrival = ~std::uint64_t{0};
+  for (const auto& [fd, connection] : connections_) {
+    if (connection.state == State::kWaiting && connection.arrival < oldest_arrival) {
+      oldest = fd;
+      oldest_arrival = connection.arrival;
+    }
+  }
+  if (oldest >= 0) Close(oldest);
+}
+
+void ConnectionGate::Sweep(Clock::time_point now) {
+  std::vector<int> expired;
+  for (const auto& [fd, connection] : connections_) {
+    if (connection.deadline <= now) expired.push_back(fd);
+  }
+  for (const int fd : expired) Close(fd);
+  if (!accepting_) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = kListenTag;
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &event);
+    accepting_ = true;
+  }
+}
+
+}  // namespace sidecar

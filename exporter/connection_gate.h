@@ -1,0 +1,137 @@
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "collectors/core/unique_fd.h"
+
+namespace sidecar {
+
+struct SocketAddress {
+  sockaddr_storage storage;
+  socklen_t length;
+};
+
+// Parses a Prometheus listen address: "host:port" (IPv4 address or localhost), ":port" (every
+// IPv4 interface) or "[v6addr]:port". nullopt when it is none of these.
+std::optional<SocketAddress> ParseListenAddress(std::string_view listen_address);
+
+struct ConnectionGateOptions {
+  // Prometheus style: "host:port", ":port" (every IPv4 interface) or "[v6]:port"; port 0 picks a
+  // free port.
+  std::string listen_address;
+  // The HTTP server the complete requests go to, on 127.0.0.1.
+  int backend_port = 0;
+  // The connection carries TLS: the gate cannot read the request, so it waits for the client's
+  // first TLS record (its ClientHello) instead, and relays the whole connection after that.
+  bool tls = false;
+  // A request header (or a ClientHello) must arrive whole within this long of the connection's
+  // start (or of the previous response): a client trickling bytes gains nothing.
+  std::chrono::milliseconds header_timeout{5000};
+  // A larger request header is answered 431 and the connection closed.
+  std::size_t max_header_bytes = 16 * 1024;
+  // Connections waiting for their header; at the limit the oldest is closed to admit a new one.
+  std::size_t max_waiting = 16384;
+  // Requests being relayed at once (each holds two 16 KiB buffers); more wait their turn.
+  std::size_t max_relays = 256;
+  int listen_backlog = 4096;
+};
+
+// Owns the exporter's listening socket and hands a connection to the HTTP server only once its
+// request header has arrived whole, so that clients that connect and stall (idle ones, or
+// slowloris ones trickling a byte a second) cost a file descriptor and a few bytes here instead
+// of one of the server's worker threads. CivetWeb (1.15) gives every connection a worker from its
+// first byte and cannot take a connection someone else accepted, so the gate relays: it opens a
+// connection to the server on loopback per request, sends the header, and copies the response
+// back. The server closes after each response; the gate then waits for the client's next request
+// itself, so keep-alive clients keep their connection (plain HTTP; with TLS the client reconnects).
+//
+// One thread, one epoll set. Starts in the constructor (throws std::runtime_error when it cannot
+// listen); the destructor closes every connection and returns once the thread has stopped.
+class ConnectionGate {
+ public:
+  explicit ConnectionGate(ConnectionGateOptions options);
+  ~ConnectionGate();
+  ConnectionGate(const ConnectionGate&) = delete;
+  ConnectionGate& operator=(const ConnectionGate&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+ private:
+  enum class State { kWaiting, kReady, kRelaying };
+  struct Buffer {
+    std::string data;
+    std::size_t begin = 0;
+    bool empty() const { return begin == data.size(); }
+  };
+  struct Connection {
+    UniqueFd client;
+    UniqueFd backend;
+    State state = State::kWaiting;
+    // Waiting and ready: when the header must be complete. Relaying: when an idle relay ends.
+    std::chrono::steady_clock::time_point deadline;
+    std::uint64_t arrival = 0;        // order of arrival, to close the oldest waiting one first
+    std::size_t header_bytes = 0;     // the request header (or the ClientHello) to pass on first
+    bool relay_client_bytes = false;  // pass on what the client sends after it too
+    Buffer to_backend;
+    Buffer to_client;
+    bool backend_done = false;  // the server closed its side: the response is complete
+    bool client_done = false;   // the client closed its sending side
+    bool backend_shut = false;  // ...and the server was told so
+    bool response_checked = false;
+    bool close_after_response = false;
+    std::uint32_t client_events = 0;
+    std::uint32_t backend_events = 0;
+  };
+
+  void Run(std::stop_token stop);
+  void AcceptAll();
+  // Peeks at what a waiting client sent; marks it ready once its header is whole.
+  void OnClientReadable(Connection& connection);
+  // Promotes ready connections, oldest first, while relay slots are free.
+  void StartRelays();
+  bool StartRelay(Connection& connection);
+  // Moves bytes both ways as far as the sockets allow; closes the connection when it is done.
+  void Pump(Connection& connection);
+  // Ends a relay whose response is complete: closes, or waits for the client's next request.
+  void FinishResponse(Connection& connection);
+  void Wait(Connection& connection);
+  void Watch(Connection& connection, std::uint32_t client_events, std::uint32_t backend_events);
+  void Close(int client_fd);
+  void CloseOldestWaiting();
+  void Sweep(std::chrono::steady_clock::time_point now);
+
+  const ConnectionGateOptions options_;
+  UniqueFd listen_fd_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
+  sockaddr_in backend_address_{};
+  int port_ = 0;
+  bool accepting_ = true;
+  std::uint64_t arrivals_ = 0;
+  std::size_t waiting_ = 0;
+  std::size_t relays_ = 0;
+  // By client descriptor.
+  std::unordered_map<int, Connection> connections_;
+  // Ready connections in order of arrival, as (descriptor, arrival): a descriptor may have been
+  // closed and reused since, which the arrival number tells.
+  std::deque<std::pair<int, std::uint64_t>> ready_;
+  std::vector<char> peek_buffer_;
+  // Last member: the thread stops before what it uses is destroyed.
+  std::jthread thread_;
+};
+
+}  // namespace sidecar
