@@ -170,6 +170,8 @@ void ConnectionGate::Run(std::stop_token stop) {
       const bool from_backend = (tag & 1) != 0;
       if (!from_backend && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) {
         Close(it->first);  // the client is gone; nothing it could still be sent matters
+      } else if (from_backend && connection.state != State::kRelaying) {
+        connection.backend.Reset();  // a kept connection the server reset: open another later
       } else if (connection.state == State::kWaiting) {
         OnClientReadable(connection);
       } else if (connection.state == State::kRelaying) {
@@ -271,7 +273,7 @@ void ConnectionGate::StartRelays() {
   }
 }
 
-bool ConnectionGate::StartRelay(Connection& connection) {
+bool ConnectionGate::ConnectBackend(Connection& connection) {
   connection.backend.Reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!connection.backend.valid()) return false;
   SetNoDelay(connection.backend.get());
@@ -280,29 +282,77 @@ bool ConnectionGate::StartRelay(Connection& connection) {
       errno != EINPROGRESS) {
     return false;
   }
-  // The header goes on now; for GET and HEAD a pipelined next request stays in the socket and
-  // passes the gate after this response.
-  connection.to_backend.data.assign(connection.header_bytes, '\0');
-  const ssize_t got = recv(connection.client.get(), connection.to_backend.data.data(),
-                           connection.header_bytes, MSG_DONTWAIT);
-  if (got <= 0) return false;
-  connection.to_backend.data.resize(static_cast<std::size_t>(got));
-  connection.to_backend.begin = 0;
-  connection.to_client = {};
-  connection.backend_done = false;
-  connection.client_done = false;
-  connection.backend_shut = false;
-  connection.response_checked = false;
-  connection.close_after_response = connection.relay_client_bytes;
-  connection.state = State::kRelaying;
-  connection.deadline = Clock::now() + kRelayIdleTimeout;
   connection.backend_events = 0;
+  connection.backend_done = false;
+  connection.backend_shut = false;
   epoll_event event{};
   event.data.u64 = Tag(connection.client.get(), true);
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, connection.backend.get(), &event);
+  return true;
+}
+
+bool ConnectionGate::StartRelay(Connection& connection) {
+  // The connection kept from the previous request, unless the server closed it meanwhile (its
+  // keep-alive is short, so that it holds no worker for an idle client).
+  if (connection.backend.valid()) {
+    char byte = 0;
+    const ssize_t peeked = recv(connection.backend.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) connection.backend.Reset();
+  }
+  if (!connection.backend.valid() && !ConnectBackend(connection)) return false;
+  // The header goes on now; for GET and HEAD a pipelined next request stays in the socket and
+  // passes the gate after this response.
+  connection.request.resize(connection.header_bytes);
+  const ssize_t got = recv(connection.client.get(), connection.request.data(),
+                           connection.header_bytes, MSG_DONTWAIT);
+  if (got <= 0) return false;
+  connection.request.resize(static_cast<std::size_t>(got));
+  connection.to_backend = {connection.request, 0};
+  connection.to_client = {};
+  connection.client_done = false;
+  connection.frame_response = !connection.relay_client_bytes;
+  connection.head_request = connection.request.starts_with("HEAD ");
+  connection.close_after_response = connection.relay_client_bytes;
+  connection.resent = false;
+  connection.response_head.clear();
+  connection.response_bytes = 0;
+  connection.response_length.reset();
+  connection.state = State::kRelaying;
+  connection.deadline = Clock::now() + kRelayIdleTimeout;
   ++relays_;
   Pump(connection);
   return true;
+}
+
+void ConnectionGate::FrameResponse(Connection& connection, std::string_view received) {
+  connection.response_bytes += received.size();
+  if (!connection.frame_response || connection.response_length) return;
+  const std::size_t wanted =
+      std::min(received.size(), options_.max_header_bytes - connection.response_head.size());
+  connection.response_head.append(received.substr(0, wanted));
+  const std::size_t head_end = connection.response_head.find("\r\n\r\n");
+  if (head_end == std::string::npos) {
+    if (connection.response_head.size() >= options_.max_header_bytes) {
+      connection.frame_response = false;  // not a response we can follow: relay until it closes
+      connection.close_after_response = true;
+    }
+    return;
+  }
+  const std::string_view head = std::string_view(connection.response_head).substr(0, head_end);
+  // Our server says "Connection: close" when the client asked for it (or spoke HTTP/1.0).
+  connection.close_after_response |= head.find("\r\nConnection: close") != std::string_view::npos;
+  constexpr std::string_view kLength = "\r\nContent-Length: ";
+  const std::size_t at = head.find(kLength);
+  std::size_t body = 0;
+  if (at == std::string_view::npos ||
+      std::from_chars(head.data() + at + kLength.size(), head.data() + head.size(), body).ec !=
+          std::errc()) {
+    connection.frame_response = false;  // no length: the response ends when the server closes
+    connection.close_after_response = true;
+  } else {
+    connection.response_length = head_end + 4 + (connection.head_request ? 0 : body);
+  }
+  connection.response_head = {};
 }
 
 void ConnectionGate::Pump(Connection& connection) {
@@ -347,15 +397,10 @@ void ConnectionGate::Pump(Connection& connection) {
       moved |= read_in(client, connection.to_backend, connection.client_done);
     }
     moved |= write_out(backend, connection.to_backend);
-    moved |= read_in(backend, connection.to_client, connection.backend_done);
-    if (!connection.response_checked && !connection.to_client.empty()) {
-      // Our server says "Connection: close" when the client asked for it (or spoke HTTP/1.0),
-      // and for every method but GET and HEAD; the gate then closes after this response.
-      const std::string_view head(connection.to_client.data);
-      connection.close_after_response |=
-          head.substr(0, head.find("\r\n\r\n")).find("\r\nConnection: close") !=
-          std::string_view::npos;
-      connection.response_checked = true;
+    if (connection.to_client.empty() &&
+        read_in(backend, connection.to_client, connection.backend_done)) {
+      moved = true;
+      FrameResponse(connection, connection.to_client.data);
     }
     moved |= write_out(client, connection.to_client);
     if (!moved) break;
@@ -370,11 +415,26 @@ void ConnectionGate::Pump(Connection& connection) {
     shutdown(backend, SHUT_WR);
     connection.backend_shut = true;
   }
-  const Clock::time_point now = Clock::now();
-  if (connection.backend_done && connection.to_client.empty()) {
+  if (connection.backend_done && connection.frame_response && connection.response_bytes == 0 &&
+      !connection.resent) {
+    // The kept connection closed just as the request went out: once more on a new one.
+    connection.resent = true;
+    if (!ConnectBackend(connection)) {
+      Close(client);
+      return;
+    }
+    connection.to_backend = {connection.request, 0};
+    Pump(connection);
+    return;
+  }
+  const bool response_complete =
+      connection.backend_done ||
+      (connection.response_length && connection.response_bytes >= *connection.response_length);
+  if (response_complete && connection.to_client.empty()) {
     FinishResponse(connection);
     return;
   }
+  const Clock::time_point now = Clock::now();
   if (moved_any) {
     connection.deadline = now + (connection.backend_done ? Clock::duration(kDrainTimeout)
                                                          : Clock::duration(kRelayIdleTimeout));
@@ -392,12 +452,16 @@ void ConnectionGate::Pump(Connection& connection) {
 
 void ConnectionGate::FinishResponse(Connection& connection) {
   const int client = connection.client.get();
-  if (connection.close_after_response) {
+  if (connection.close_after_response ||
+      (connection.response_length && connection.response_bytes > *connection.response_length)) {
     Close(client);
     return;
   }
-  connection.backend.Reset();  // closing it also leaves the epoll set
-  connection.backend_events = 0;
+  if (connection.backend_done) {
+    connection.backend.Reset();  // closing it also leaves the epoll set
+  } else {
+    Watch(connection, connection.client_events, 0);  // kept for the next request
+  }
   --relays_;
   Wait(connection);
   Watch(connection, EPOLLIN | EPOLLRDHUP | EPOLLET, 0);

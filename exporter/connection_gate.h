@@ -88,11 +88,19 @@ class ConnectionGate {
     bool relay_client_bytes = false;  // pass on what the client sends after it too
     Buffer to_backend;
     Buffer to_client;
-    bool backend_done = false;  // the server closed its side: the response is complete
+    bool backend_done = false;  // the server closed its side
     bool client_done = false;   // the client closed its sending side
     bool backend_shut = false;  // ...and the server was told so
-    bool response_checked = false;
     bool close_after_response = false;
+    // Plain GET and HEAD: the response ends at its Content-Length, and the connection to the
+    // server is kept for the client's next request.
+    bool frame_response = false;
+    bool head_request = false;
+    std::string request;  // the header sent, to send again if a kept connection was closed
+    bool resent = false;
+    std::string response_head;  // the response's head while it is incomplete
+    std::size_t response_bytes = 0;
+    std::optional<std::size_t> response_length;  // head and body, once the head is read
     std::uint32_t client_events = 0;
     std::uint32_t backend_events = 0;
   };
@@ -104,9 +112,14 @@ class ConnectionGate {
   // Promotes ready connections, oldest first, while relay slots are free.
   void StartRelays();
   bool StartRelay(Connection& connection);
+  // A new loopback connection to the server, watched for nothing yet.
+  bool ConnectBackend(Connection& connection);
+  // Learns the response's length from its head as the first bytes arrive.
+  void FrameResponse(Connection& connection, std::string_view received);
   // Moves bytes both ways as far as the sockets allow; closes the connection when it is done.
   void Pump(Connection& connection);
-  // Ends a relay whose response is complete: closes, or waits for the client's next request.
+  // Ends a relay whose response is complete: closes, or waits for the client's next request
+  // (keeping the connection to the server when it is still open).
   void FinishResponse(Connection& connection);
   void Wait(Connection& connection);
   void Watch(Connection& connection, std::uint32_t client_events, std::uint32_t backend_events);

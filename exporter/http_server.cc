@@ -261,10 +261,13 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
       std::to_string(options.header_timeout_ms),
       "max_request_size",
       std::to_string(options.max_request_bytes),
-      // A kept-alive connection would hold a worker while it idles; the gate keeps the client's
-      // connection instead, and opens a new one to us per request.
+      // The gate sends a kept-alive client's next request on the same connection; a worker waits
+      // for it only briefly, so that an idle client holds none (the gate keeps the client's
+      // connection itself, and opens a new one to us when this one has closed).
       "enable_keep_alive",
-      "no",
+      "yes",
+      "keep_alive_timeout_ms",
+      "100",
       "listen_backlog",
       std::to_string(options.listen_backlog),
       "enable_directory_listing",

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "collectors/core/unique_fd.h"
@@ -142,6 +143,37 @@ TEST_CASE("a kept-alive connection serves one request after another, pipelined o
   CHECK(Count(both, "HTTP/1.1 404") == 1);
   CHECK(both.find("200") < both.find("404"));
   CHECK_FALSE(closed);
+  // HEAD has a Content-Length but no body: the gate must not wait for one, and the next
+  // request on the connection must still be answered.
+  SendAll(client, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    char buffer[4096];
+    const ssize_t got = recv(client.get(), buffer, sizeof buffer, 0);
+    REQUIRE(got > 0);
+    head.append(buffer, static_cast<size_t>(got));
+  }
+  CHECK(head.starts_with("HTTP/1.1 200"));
+  CHECK(head.ends_with("\r\n\r\n"));  // and nothing after it
+  SendAll(client, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string after_head = ReadResponses(client, 1, milliseconds(5000), closed);
+  CHECK(after_head.starts_with("HTTP/1.1 200"));
+  CHECK(after_head.ends_with("hello\n"));
+  CHECK_FALSE(closed);
+}
+
+TEST_CASE("a client that pauses between requests is served again after the server let go",
+          "[connection_gate]") {
+  Server server;
+  const UniqueFd client = Connect(server.server->port());
+  bool closed = false;
+  for (int i = 0; i < 3; ++i) {
+    SendAll(client, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(Count(ReadResponses(client, 1, milliseconds(5000), closed), "HTTP/1.1 200") == 1);
+    REQUIRE_FALSE(closed);
+    // Longer than the server keeps its side of the connection for the next request.
+    std::this_thread::sleep_for(milliseconds(400));
+  }
 }
 
 TEST_CASE("a client that asks to close, or uses another method, is closed after its answer",
