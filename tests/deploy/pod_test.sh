@@ -61,7 +61,15 @@ done
 # rlimits is not permitted here: runc, cgroupfs, no default ulimits.
 tmp=$(mktemp -d "$image_work/pod.XXXXXX")
 state=$cache/podman
-mkdir -p "$state/cni" "$state/tmp" "$state/volumes" "$state/run"
+# Podman refuses a runroot longer than 50 characters (its sockets live there), and a checkout's
+# build tree can be deeper than that: the runroot is under /run, named after the cache so that
+# each cache keeps its own, the same one on every run.
+runroot=/run/sidecar-exporter-pod-test-$(printf '%s' "$cache" | sha256sum | cut -c1-12)
+mkdir -p "$state/cni" "$state/tmp" "$state/volumes" "$runroot"
+# Podman's database records the directories it was first run with and refuses others. All it
+# holds of a run (pods, containers, volumes) is removed at the run's end, so a database left by a
+# cache with another runroot is dropped rather than refused.
+rm -f "$cache/containers/storage/libpod/bolt_state.db"
 cat >"$tmp/containers.conf" <<EOF
 [containers]
 default_ulimits = []
@@ -78,7 +86,7 @@ EOF
 # No registry: short names resolve to the local images only.
 printf 'unqualified-search-registries = []\nshort-name-mode = "permissive"\n' >"$tmp/registries.conf"
 export CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_REGISTRIES_CONF=$tmp/registries.conf
-pm=(podman --root "$cache/containers/storage" --runroot "$state/run" --storage-driver vfs)
+pm=(podman --root "$cache/containers/storage" --runroot "$runroot" --storage-driver vfs)
 played=()
 
 dump_logs() {
