@@ -9,6 +9,7 @@
 #include "collectors/logs/access_log_collector.h"
 #include "collectors/logs/log_format.h"
 #include "collectors/logs/request_metrics.h"
+#include "collectors/logs/tail_options.h"
 #include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 
@@ -39,27 +40,10 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
   AccessLogOptions options;
   options.name = defaults.name;
 
-  // Files.
-  if (!fields.Has("paths")) fields.Error("paths", "missing required field \"paths\"");
-  options.tailer.paths = fields.StringList("paths");
-  for (const std::string& path : options.tailer.paths) {
-    if (path.empty() || path.front() != '/') {
-      fields.Error("paths", "\"" + path +
-                                "\" is not an absolute path; give the file (or glob pattern) on "
-                                "the shared volume, such as /var/log/nginx/access.log");
-    }
-  }
-  if (fields.Has("paths") && options.tailer.paths.empty()) {
-    fields.Error("paths", "expected at least one path");
-  }
-  options.tailer.from_beginning = fields.Bool("from_beginning", false);
-  options.tailer.position_file = fields.String("position_file", "");
-  options.tailer.max_line_bytes =
-      fields.Unsigned("max_line_bytes", options.tailer.max_line_bytes, 256, 16 << 20);
-  options.tailer.rotated_file_grace =
-      fields.Duration("rotated_file_grace", options.tailer.rotated_file_grace);
-  options.poll_interval = fields.Duration("poll_interval", options.poll_interval);
-  if (options.poll_interval.count() <= 0) fields.Error("poll_interval", "must be greater than 0");
+  // Files and how they are tailed, shared with the other log collectors.
+  TailOptions tail = DecodeTailOptions(fields);
+  options.tailer = std::move(tail.tailer);
+  options.poll_interval = tail.poll_interval;
 
   // Format.
   const std::string kind_name =
