@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -71,18 +73,25 @@ std::size_t HeaderEnd(std::string_view data) {
   return 0;
 }
 
-// How many bytes of the first TLS record have to be passed on before the server takes over: the
-// whole ClientHello record, or at once when it is not TLS at all (the handshake then fails fast).
-std::size_t TlsRecordEnd(std::string_view data) {
-  if (data.empty()) return 0;
-  if (static_cast<unsigned char>(data[0]) != 0x16) return data.size();  // not a handshake record
-  if (data.size() < 5) return 0;
-  const std::size_t length =
-      (static_cast<unsigned char>(data[3]) << 8) | static_cast<unsigned char>(data[4]);
-  return data.size() >= 5 + length ? 5 + length : 0;
+// A socket's recv and send in ConnectionGate's terms: a byte count, 0 when the peer closed
+// (recv), or kWouldBlock / kFailed (as -1 / -2). ENOTCONN: a connect still under way.
+long ReceiveFrom(int fd, char* data, std::size_t size) {
+  const ssize_t got = recv(fd, data, size, MSG_DONTWAIT);
+  if (got >= 0) return got;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN ? -1 : -2;
+}
+
+long SendTo(int fd, const char* data, std::size_t size) {
+  const ssize_t sent = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent > 0) return sent;
+  return sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN
+             ? -1
+             : -2;
 }
 
 }  // namespace
+
+void ConnectionGate::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
 
 std::optional<SocketAddress> ParseListenAddress(std::string_view listen_address) {
   const size_t colon = listen_address.rfind(':');
@@ -209,6 +218,18 @@ void ConnectionGate::AcceptAll() {
     SetNoDelay(fd);
     Connection& connection = connections_[fd];
     connection.client.Reset(fd);
+    if (options_.tls != nullptr) {
+      connection.tls.reset(SSL_new(options_.tls));
+      if (!connection.tls || SSL_set_fd(connection.tls.get(), fd) != 1) {
+        connections_.erase(fd);
+        continue;
+      }
+      SSL_set_accept_state(connection.tls.get());
+      // Responses leave from a buffer that may move between retries, in as many pieces as the
+      // socket takes.
+      SSL_set_mode(connection.tls.get(),
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     connection.arrival = ++arrivals_;
     Wait(connection);
     epoll_event event{};
@@ -227,34 +248,108 @@ void ConnectionGate::Wait(Connection& connection) {
   ++waiting_;
 }
 
-void ConnectionGate::OnClientReadable(Connection& connection) {
-  // The header stays in the socket: the server reads it from there, so nothing is buffered here
-  // while a client trickles.
-  const ssize_t got = recv(connection.client.get(), peek_buffer_.data(), peek_buffer_.size(),
-                           MSG_PEEK | MSG_DONTWAIT);
-  if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-    Close(connection.client.get());
-    return;
+long ConnectionGate::ReadClient(Connection& connection, char* data, std::size_t size) {
+  if (!connection.tls) return ReceiveFrom(connection.client.get(), data, size);
+  ERR_clear_error();
+  const int got = SSL_read(connection.tls.get(), data, static_cast<int>(size));
+  connection.tls_read_wants_write = false;
+  if (got > 0) return got;
+  switch (SSL_get_error(connection.tls.get(), got)) {
+    case SSL_ERROR_WANT_READ:
+      return kWouldBlock;
+    case SSL_ERROR_WANT_WRITE:
+      connection.tls_read_wants_write = true;
+      return kWouldBlock;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;  // close_notify: the client sends nothing more
+    default:
+      return kFailed;
   }
-  if (got < 0) return;
-  const std::string_view peeked(peek_buffer_.data(), static_cast<std::size_t>(got));
-  const std::size_t end = options_.tls ? TlsRecordEnd(peeked) : HeaderEnd(peeked);
-  if (end == 0) {
-    if (peeked.size() > options_.max_header_bytes) {
-      if (!options_.tls) {
-        send(connection.client.get(), kHeaderTooLarge.data(), kHeaderTooLarge.size(),
-             MSG_NOSIGNAL | MSG_DONTWAIT);
-      }
+}
+
+long ConnectionGate::WriteClient(Connection& connection, const char* data, std::size_t size) {
+  if (!connection.tls) return SendTo(connection.client.get(), data, size);
+  ERR_clear_error();
+  const int sent = SSL_write(connection.tls.get(), data, static_cast<int>(size));
+  connection.tls_write_wants_read = false;
+  if (sent > 0) return sent;
+  switch (SSL_get_error(connection.tls.get(), sent)) {
+    case SSL_ERROR_WANT_WRITE:
+      return kWouldBlock;
+    case SSL_ERROR_WANT_READ:
+      connection.tls_write_wants_read = true;
+      return kWouldBlock;
+    default:
+      return kFailed;
+  }
+}
+
+bool ConnectionGate::Handshake(Connection& connection) {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(connection.tls.get());
+  if (result == 1) {
+    connection.handshake_done = true;
+    connection.client_certificate = SSL_get0_peer_certificate(connection.tls.get()) != nullptr;
+    return true;
+  }
+  switch (SSL_get_error(connection.tls.get(), result)) {
+    case SSL_ERROR_WANT_READ:
+      Watch(connection, EPOLLIN | EPOLLRDHUP | EPOLLET, 0);
+      return true;
+    case SSL_ERROR_WANT_WRITE:
+      Watch(connection, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, 0);
+      return true;
+    default:  // not TLS, no common version or cipher, a certificate that failed verification...
       Close(connection.client.get());
+      return false;
+  }
+}
+
+void ConnectionGate::OnClientReadable(Connection& connection) {
+  const int client = connection.client.get();
+  std::string_view sent;  // what the client sent so far, from its next request's first byte
+  if (connection.tls) {
+    if (!connection.handshake_done && (!Handshake(connection) || !connection.handshake_done)) {
+      return;
+    }
+    // Edge-triggered: read until the session has nothing more (or the header is too large).
+    while (connection.received.size() <= options_.max_header_bytes) {
+      const long got = ReadClient(connection, peek_buffer_.data(), peek_buffer_.size());
+      if (got == kWouldBlock) break;
+      if (got <= 0) {
+        Close(client);
+        return;
+      }
+      connection.received.append(peek_buffer_.data(), static_cast<std::size_t>(got));
+    }
+    Watch(connection,
+          EPOLLIN | EPOLLRDHUP | EPOLLET | (connection.tls_read_wants_write ? EPOLLOUT : 0u), 0);
+    sent = connection.received;
+  } else {
+    // The header stays in the socket: the server reads it from there, so nothing is buffered
+    // here while a client trickles.
+    const ssize_t got =
+        recv(client, peek_buffer_.data(), peek_buffer_.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      Close(client);
+      return;
+    }
+    if (got < 0) return;
+    sent = std::string_view(peek_buffer_.data(), static_cast<std::size_t>(got));
+  }
+  const std::size_t end = HeaderEnd(sent);
+  if (end == 0) {
+    if (sent.size() > options_.max_header_bytes) {
+      WriteClient(connection, kHeaderTooLarge.data(), kHeaderTooLarge.size());
+      Close(client);
     }
     return;
   }
   connection.header_bytes = end;
   // GET and HEAD carry no body: the header alone goes on, and the next request on the connection
-  // passes the gate again. Anything else (TLS, or a method with a body) is relayed both ways
-  // until the response is complete, and the connection closed then.
-  connection.relay_client_bytes =
-      options_.tls || !(peeked.starts_with("GET ") || peeked.starts_with("HEAD "));
+  // passes the gate again. Anything else (a method with a body) is relayed both ways until the
+  // response is complete, and the connection closed then.
+  connection.relay_client_bytes = !(sent.starts_with("GET ") || sent.starts_with("HEAD "));
   connection.state = State::kReady;
   --waiting_;
   ready_.emplace_back(connection.client.get(), connection.arrival);
@@ -300,14 +395,28 @@ bool ConnectionGate::StartRelay(Connection& connection) {
     if (peeked >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) connection.backend.Reset();
   }
   if (!connection.backend.valid() && !ConnectBackend(connection)) return false;
-  // The header goes on now; for GET and HEAD a pipelined next request stays in the socket and
-  // passes the gate after this response.
-  connection.request.resize(connection.header_bytes);
-  const ssize_t got = recv(connection.client.get(), connection.request.data(),
-                           connection.header_bytes, MSG_DONTWAIT);
-  if (got <= 0) return false;
-  connection.request.resize(static_cast<std::size_t>(got));
+  // The header goes on now; for GET and HEAD a pipelined next request stays (in the socket, or
+  // decrypted in `received`) and passes the gate after this response.
+  if (connection.tls) {
+    connection.request.assign(connection.received, 0, connection.header_bytes);
+    connection.received.erase(0, connection.header_bytes);
+  } else {
+    connection.request.resize(connection.header_bytes);
+    const ssize_t got = recv(connection.client.get(), connection.request.data(),
+                             connection.header_bytes, MSG_DONTWAIT);
+    if (got <= 0) return false;
+    connection.request.resize(static_cast<std::size_t>(got));
+  }
+  if (connection.client_certificate && !options_.client_certificate_header.empty()) {
+    // First after the request line: a server reading the first header of a name gets this one.
+    const std::size_t line_end = connection.request.find('\n');
+    connection.request.insert(line_end + 1, options_.client_certificate_header + "\r\n");
+  }
   connection.to_backend = {connection.request, 0};
+  if (connection.relay_client_bytes) {
+    connection.to_backend.data += connection.received;  // the body's first bytes, with TLS
+    connection.received.clear();
+  }
   connection.to_client = {};
   connection.client_done = false;
   connection.frame_response = !connection.relay_client_bytes;
@@ -360,49 +469,59 @@ void ConnectionGate::Pump(Connection& connection) {
   const int backend = connection.backend.get();
   bool failed = false;
   // Each returns whether it moved anything.
-  const auto write_out = [&failed](int fd, Buffer& buffer) {
+  // Each takes a send (or recv) in ReceiveFrom's terms, and returns whether it moved anything.
+  const auto write_out = [&failed](Buffer& buffer, const auto& send_some) {
     bool moved = false;
     while (!buffer.empty() && !failed) {
-      const ssize_t sent = send(fd, buffer.data.data() + buffer.begin,
-                                buffer.data.size() - buffer.begin, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent >= 0) {
+      const long sent =
+          send_some(buffer.data.data() + buffer.begin, buffer.data.size() - buffer.begin);
+      if (sent == kWouldBlock) break;  // full, or the connect to the server still under way
+      if (sent == kFailed) {
+        failed = true;
+      } else {
         buffer.begin += static_cast<std::size_t>(sent);
         moved = true;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN) {
-        break;  // full, or the connect to the server still under way
-      } else if (errno != EINTR) {
-        failed = true;
       }
     }
     if (buffer.empty()) buffer = {};
     return moved;
   };
-  const auto read_in = [&failed](int fd, Buffer& buffer, bool& done) {
+  const auto read_in = [&failed](Buffer& buffer, bool& done, const auto& receive_some) {
     if (!buffer.empty() || done || failed) return false;
     buffer.data.resize(kRelayBufferBytes);
-    const ssize_t got = recv(fd, buffer.data.data(), buffer.data.size(), MSG_DONTWAIT);
+    const long got = receive_some(buffer.data.data(), buffer.data.size());
     buffer.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
     buffer.begin = 0;
     if (got == 0) done = true;
-    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOTCONN) {
-      failed = true;
-    }
+    if (got == kFailed) failed = true;
     return got >= 0;
+  };
+  const auto to_backend = [backend](const char* data, std::size_t size) {
+    return SendTo(backend, data, size);
+  };
+  const auto from_backend = [backend](char* data, std::size_t size) {
+    return ReceiveFrom(backend, data, size);
+  };
+  const auto to_client = [&](const char* data, std::size_t size) {
+    return WriteClient(connection, data, size);
+  };
+  const auto from_client = [&](char* data, std::size_t size) {
+    return ReadClient(connection, data, size);
   };
 
   bool moved_any = false;
   for (int round = 0; round < 64 && !failed; ++round) {
-    bool moved = write_out(backend, connection.to_backend);
+    bool moved = write_out(connection.to_backend, to_backend);
     if (connection.relay_client_bytes) {
-      moved |= read_in(client, connection.to_backend, connection.client_done);
+      moved |= read_in(connection.to_backend, connection.client_done, from_client);
     }
-    moved |= write_out(backend, connection.to_backend);
+    moved |= write_out(connection.to_backend, to_backend);
     if (connection.to_client.empty() &&
-        read_in(backend, connection.to_client, connection.backend_done)) {
+        read_in(connection.to_client, connection.backend_done, from_backend)) {
       moved = true;
       FrameResponse(connection, connection.to_client.data);
     }
-    moved |= write_out(client, connection.to_client);
+    moved |= write_out(connection.to_client, to_client);
     if (!moved) break;
     moved_any = true;
   }
@@ -444,6 +563,8 @@ void ConnectionGate::Pump(Connection& connection) {
   if (connection.relay_client_bytes && connection.to_backend.empty() && !connection.client_done) {
     client_events |= EPOLLIN;
   }
+  if (connection.tls_write_wants_read) client_events |= EPOLLIN;
+  if (connection.tls_read_wants_write) client_events |= EPOLLOUT;
   std::uint32_t backend_events =
       connection.to_backend.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT);
   if (connection.to_client.empty() && !connection.backend_done) backend_events |= EPOLLIN;
@@ -492,6 +613,8 @@ void ConnectionGate::Close(int client_fd) {
   if (it == connections_.end()) return;
   if (it->second.state == State::kWaiting) --waiting_;
   if (it->second.state == State::kRelaying) --relays_;
+  // A TLS client is told the session ends (close_notify), as far as the socket takes it now.
+  if (it->second.tls && it->second.handshake_done) SSL_shutdown(it->second.tls.get());
   connections_.erase(it);  // closing a descriptor also removes it from the epoll set
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@
 #include <vector>
 
 #include "collectors/core/unique_fd.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace sidecar {
 
@@ -34,9 +38,16 @@ struct ConnectionGateOptions {
   std::string listen_address;
   // The HTTP server the complete requests go to, on 127.0.0.1.
   int backend_port = 0;
-  // The connection carries TLS: the gate cannot read the request, so it waits for the client's
-  // first TLS record (its ClientHello) instead, and relays the whole connection after that.
-  bool tls = false;
+  // Set: the port speaks TLS, and the gate terminates it with this context (which must outlive
+  // the gate; an SSL_CTX, whose certificate callback picks up renewed files at each handshake).
+  // The handshake and then the request header must both be done within `header_timeout`, and
+  // the server behind gets plain HTTP.
+  ssl_ctx_st* tls = nullptr;
+  // With TLS: a header line ("Name: value") the gate puts right after the request line when the
+  // client presented a certificate at the handshake (verified there as the context requires), so
+  // that the server can require one without seeing TLS. Its value is a secret of the process,
+  // which a client cannot forge by sending the same header.
+  std::string client_certificate_header;
   // A request header (or a ClientHello) must arrive whole within this long of the connection's
   // start (or of the previous response): a client trickling bytes gains nothing.
   std::chrono::milliseconds header_timeout{5000};
@@ -56,7 +67,8 @@ struct ConnectionGateOptions {
 // first byte and cannot take a connection someone else accepted, so the gate relays: it opens a
 // connection to the server on loopback per request, sends the header, and copies the response
 // back. The server closes after each response; the gate then waits for the client's next request
-// itself, so keep-alive clients keep their connection (plain HTTP; with TLS the client reconnects).
+// itself, so keep-alive clients keep their connection. With TLS the gate terminates it (a client
+// that stalls after its handshake must not hold a worker either) and relays plain HTTP.
 //
 // One thread, one epoll set. Starts in the constructor (throws std::runtime_error when it cannot
 // listen); the destructor closes every connection and returns once the thread has stopped.
@@ -77,8 +89,19 @@ class ConnectionGate {
     std::size_t begin = 0;
     bool empty() const { return begin == data.size(); }
   };
+  struct SslFree {
+    void operator()(ssl_st* ssl) const;
+  };
   struct Connection {
     UniqueFd client;
+    // TLS: the client's session, its handshake state, and what it sent, decrypted, that has not
+    // been passed on (a TLS stream cannot be peeked at: its bytes are read as they come).
+    std::unique_ptr<ssl_st, SslFree> tls;
+    bool handshake_done = false;
+    bool client_certificate = false;
+    bool tls_read_wants_write = false;  // SSL_read needs the socket writable (and vice versa)
+    bool tls_write_wants_read = false;
+    std::string received;
     UniqueFd backend;
     State state = State::kWaiting;
     // Waiting and ready: when the header must be complete. Relaying: when an idle relay ends.
@@ -105,7 +128,17 @@ class ConnectionGate {
     std::uint32_t backend_events = 0;
   };
 
+  // Results of ReadClient and WriteClient besides a byte count (> 0); ReadClient returns 0 when
+  // the client closed its sending side.
+  static constexpr long kWouldBlock = -1;
+  static constexpr long kFailed = -2;
+
   void Run(std::stop_token stop);
+  // The client's bytes in and out, through TLS when it speaks TLS.
+  long ReadClient(Connection& connection, char* data, std::size_t size);
+  long WriteClient(Connection& connection, const char* data, std::size_t size);
+  // Advances the TLS handshake; false when it failed (the connection is then closed).
+  bool Handshake(Connection& connection);
   void AcceptAll();
   // Peeks at what a waiting client sent; marks it ready once its header is whole.
   void OnClientReadable(Connection& connection);

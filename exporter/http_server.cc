@@ -8,8 +8,10 @@
 #include <zlib.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -19,9 +21,23 @@
 
 namespace sidecar {
 
-void UseCivetWebOpenSsl3Compat();  // exporter/civetweb_openssl3.cc
-
 namespace {
+
+constexpr const char* kClientCertificateHeader = "X-Sidecar-Client-Certificate";
+
+// 128 random bits in hex: the value the gate puts in kClientCertificateHeader, known only to this
+// process, so that neither a client of the port nor one reaching CivetWeb's loopback port
+// directly can claim a certificate it did not present.
+std::string RandomToken() {
+  std::random_device random;
+  std::string token;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(random()));
+    token += part;
+  }
+  return token;
+}
 
 constexpr size_t kMinGzipBytes = 1024;
 
@@ -94,8 +110,11 @@ std::string Gzip(std::string_view data) {
 // Bridges CivetWeb's per-method callbacks to our route table.
 class HttpServer::Dispatcher final : public CivetHandler {
  public:
-  Dispatcher(const std::map<std::string, Handler>& routes, const HttpServerOptions& options)
-      : routes_(routes), options_(options) {}
+  Dispatcher(const std::map<std::string, Handler>& routes, const HttpServerOptions& options,
+             std::string client_certificate_token)
+      : routes_(routes),
+        options_(options),
+        client_certificate_token_(std::move(client_certificate_token)) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return Serve(conn, true); }
   bool handleHead(CivetServer*, mg_connection* conn) override { return Serve(conn, false); }
@@ -117,10 +136,10 @@ class HttpServer::Dispatcher final : public CivetHandler {
   }
 
   // Whether a GET or HEAD client may send another request on this connection: it asked to keep
-  // it, over plain HTTP. CivetWeb closes its side after every response; the ConnectionGate in
-  // front keeps the client's connection for the next request when this says so. Other methods
-  // may carry a body the gate does not pass on, so their connections always close.
-  bool KeepClientConnection(mg_connection* conn) const { return !options_.tls && KeepAlive(conn); }
+  // it. The ConnectionGate in front keeps the client's connection for the next request when this
+  // says so. Other methods may carry a body the gate does not pass on, so their connections
+  // always close.
+  bool KeepClientConnection(mg_connection* conn) const { return KeepAlive(conn); }
 
   // Writes status line, headers and body with a single write: two writes per response would
   // double the TCP sends, the largest cost of a scrape on loopback.
@@ -168,7 +187,9 @@ class HttpServer::Dispatcher final : public CivetHandler {
     const mg_request_info* info = mg_get_request_info(conn);
     const std::string path = info->local_uri ? info->local_uri : "";
     if (options_.public_paths.contains(path)) return std::nullopt;
-    if (options_.require_client_certificate && info->client_cert == nullptr) {
+    const char* certificate = mg_get_header(conn, kClientCertificateHeader);
+    if (options_.require_client_certificate &&
+        (certificate == nullptr || certificate != client_certificate_token_)) {
       HttpReply reply;
       reply.status = 403;
       reply.body = "forbidden: a client certificate is required\n";
@@ -242,19 +263,20 @@ class HttpServer::Dispatcher final : public CivetHandler {
 
   const std::map<std::string, Handler>& routes_;
   const HttpServerOptions& options_;
+  const std::string client_certificate_token_;
 };
 
 HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, Handler> routes)
     : options_(std::move(server_options)),
       routes_(std::move(routes)),
-      dispatcher_(std::make_unique<Dispatcher>(routes_, options_)) {
+      client_certificate_token_(RandomToken()),
+      dispatcher_(std::make_unique<Dispatcher>(routes_, options_, client_certificate_token_)) {
   const HttpServerOptions& options = options_;
-  UseCivetWebOpenSsl3Compat();
-  // CivetWeb listens on loopback only, behind the gate (see ConnectionGate).
-  const std::string ports = options.tls ? "127.0.0.1:0s" : "127.0.0.1:0";
+  // CivetWeb listens on loopback only, in plain HTTP, behind the gate (see ConnectionGate), which
+  // terminates TLS.
   const std::vector<std::string> civet_options = {
       "listening_ports",
-      ports,
+      "127.0.0.1:0",
       "num_threads",
       std::to_string(options.threads),
       "request_timeout_ms",
@@ -279,18 +301,8 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
       "tcp_nodelay",
       "1",
   };
-  CivetCallbacks callbacks{};
-  // CivetWeb uses our SSL_CTX as it is (returning 1: "complete, do not modify"), here at start
-  // and again when it frees its context, which must then leave ours alone.
-  callbacks.external_ssl_ctx = [](void** ssl_ctx, void* user_data) {
-    const auto* server = static_cast<const CivetServer*>(user_data);
-    const auto* tls = static_cast<const TlsContext*>(server->getUserContext());
-    if (tls == nullptr) return 0;
-    *ssl_ctx = tls->ssl_ctx();
-    return 1;
-  };
   try {
-    server_ = std::make_unique<CivetServer>(civet_options, &callbacks, options.tls.get());
+    server_ = std::make_unique<CivetServer>(civet_options);
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
   }
@@ -304,7 +316,11 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
   ConnectionGateOptions gate;
   gate.listen_address = options.listen_address;
   gate.backend_port = backend_port_;
-  gate.tls = options.tls != nullptr;
+  if (options.tls) {
+    gate.tls = static_cast<ssl_ctx_st*>(options.tls->ssl_ctx());
+    gate.client_certificate_header =
+        std::string(kClientCertificateHeader) + ": " + client_certificate_token_;
+  }
   gate.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
   gate.max_header_bytes = static_cast<std::size_t>(options.max_request_bytes);
   gate.listen_backlog = options.listen_backlog;

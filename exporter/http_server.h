@@ -47,8 +47,8 @@ struct HttpServerOptions {
   int threads = 8;
   // Time allowed for a whole request header from the connection's start (or from the previous
   // response on a kept-alive connection): a client sending one byte a second is dropped when this
-  // runs out, not when it stops sending. With TLS it bounds the ClientHello at the gate, then the
-  // rest of the handshake and the header in CivetWeb; it also bounds CivetWeb's writes.
+  // runs out, not when it stops sending. With TLS it bounds the handshake and the header
+  // together, both at the gate; it also bounds CivetWeb's writes.
   int header_timeout_ms = 5000;
   int max_request_bytes = 16 * 1024;
   // Connections the kernel completes before the gate accepts them (capped by
@@ -92,6 +92,7 @@ class HttpServer {
   class Dispatcher;
   HttpServerOptions options_;
   std::map<std::string, Handler> routes_;
+  std::string client_certificate_token_;  // see ConnectionGateOptions::client_certificate_header
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;
   int backend_port_ = 0;  // CivetWeb's, on loopback

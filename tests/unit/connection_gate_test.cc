@@ -4,17 +4,23 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "collectors/core/unique_fd.h"
 #include "exporter/http_server.h"
+#include "exporter/logger.h"
+#include "exporter/tls_context.h"
+#include "tests/support/pki.h"
 
 namespace sidecar {
 namespace {
@@ -92,11 +98,14 @@ int Count(std::string_view text, std::string_view what) {
 }
 
 struct Server {
-  explicit Server(int header_timeout_ms = 5000) {
+  explicit Server(int header_timeout_ms = 5000, std::shared_ptr<TlsContext> tls = nullptr,
+                  bool require_client_certificate = false) {
     HttpServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.threads = 2;
     options.header_timeout_ms = header_timeout_ms;
+    options.tls = std::move(tls);
+    options.require_client_certificate = require_client_certificate;
     server = std::make_unique<HttpServer>(
         options, std::map<std::string, HttpServer::Handler>{{"/hello", [](const HttpRequestInfo&) {
                                                                HttpReply reply;
@@ -230,6 +239,166 @@ TEST_CASE("a header over the limit is answered 431 and closed", "[connection_gat
   const std::string answer = ReadResponses(client, 1, milliseconds(5000), closed);
   CHECK(Count(answer, "HTTP/1.1 431") == 1);
   CHECK(ClosedWithin(client, milliseconds(2000)));
+}
+
+// --- TLS: the gate terminates it, so the same holds for HTTPS clients ------------------------
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+// A blocking TLS client over a raw socket (optionally with a client certificate), so that a test
+// decides exactly what goes over the session and when.
+class TlsClient {
+ public:
+  explicit TlsClient(int port, const testing::TestPki* client_certificate_from = nullptr)
+      : socket_(Connect(port)), ctx_(SSL_CTX_new(TLS_client_method())) {
+    REQUIRE(ctx_);
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);
+    if (client_certificate_from != nullptr) {
+      REQUIRE(SSL_CTX_use_certificate_file(ctx_.get(),
+                                           client_certificate_from->client_cert().c_str(),
+                                           SSL_FILETYPE_PEM) == 1);
+      REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_.get(), client_certificate_from->client_key().c_str(),
+                                          SSL_FILETYPE_PEM) == 1);
+    }
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), socket_.get());
+    timeval timeout{10, 0};  // no test waits longer for an answer
+    setsockopt(socket_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  bool Handshake() { return SSL_connect(ssl_.get()) == 1; }
+  void Send(std::string_view data) {
+    REQUIRE(SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())) ==
+            static_cast<int>(data.size()));
+  }
+  // Reads until `responses` whole responses (by Content-Length) came, or the session ended.
+  std::string Read(int responses) {
+    std::string data;
+    while (CountComplete(data) < responses) {
+      char buffer[16384];
+      errno = 0;
+      const int got = SSL_read(ssl_.get(), buffer, sizeof buffer);
+      if (got <= 0) {
+        timed_out_ = errno == EAGAIN || errno == EWOULDBLOCK;
+        break;
+      }
+      data.append(buffer, static_cast<size_t>(got));
+    }
+    return data;
+  }
+  // The last Read ended because nothing came for 10 s (rather than the session ending).
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  static int CountComplete(const std::string& data) {
+    int found = 0;
+    size_t at = 0;
+    while (true) {
+      const size_t head_end = data.find("\r\n\r\n", at);
+      const size_t length_at = data.find("Content-Length: ", at);
+      if (head_end == std::string::npos || length_at == std::string::npos || length_at > head_end) {
+        return found;
+      }
+      const size_t end = head_end + 4 + std::stoul(data.substr(length_at + 16));
+      if (data.size() < end) return found;
+      at = end;
+      ++found;
+    }
+  }
+
+  UniqueFd socket_;
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  bool timed_out_ = false;
+};
+
+struct TlsFixture {
+  explicit TlsFixture(ClientAuth client_auth = ClientAuth::kNoClientCert) {
+    TlsServerConfig config;
+    config.cert_file = pki.server_cert();
+    config.key_file = pki.server_key();
+    config.client_auth = client_auth;
+    if (client_auth == ClientAuth::kRequireAndVerifyClientCert)
+      config.client_ca_file = pki.ca_cert();
+    tls = std::make_shared<TlsContext>(config, logger);
+  }
+  testing::TestPki pki;
+  std::ostringstream log;
+  Logger logger{log, LogLevel::kInfo, LogFormat::kLogfmt};
+  std::shared_ptr<TlsContext> tls;
+};
+
+TEST_CASE("TLS clients stalled before or after their handshake hold no worker",
+          "[connection_gate][tls]") {
+  TlsFixture fixture;
+  // A minute of header timeout, two workers: were the stalled clients holding them, the request
+  // below would wait that long.
+  Server server(/*header_timeout_ms=*/60000, fixture.tls);
+  const int port = server.server->port();
+  std::vector<UniqueFd> stalled;
+  stalled.push_back(Connect(port));  // idle, no ClientHello
+  stalled.push_back(Connect(port));
+  SendAll(stalled.back(), std::string("\x16\x03\x01", 3));  // a ClientHello's first bytes
+  std::vector<std::unique_ptr<TlsClient>> trickling;        // handshake done, then half a header
+  for (int i = 0; i < 4; ++i) {
+    trickling.push_back(std::make_unique<TlsClient>(port));
+    REQUIRE(trickling.back()->Handshake());
+    trickling.back()->Send("GET /hello HTTP/1.1\r\nHo");
+  }
+  TlsClient client(port);
+  REQUIRE(client.Handshake());
+  client.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(Count(client.Read(1), "HTTP/1.1 200") == 1);
+}
+
+TEST_CASE("a TLS connection is kept for one request after another, pipelined ones too",
+          "[connection_gate][tls]") {
+  TlsFixture fixture;
+  Server server(5000, fixture.tls);
+  TlsClient client(server.server->port());
+  REQUIRE(client.Handshake());
+  client.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(Count(client.Read(1), "HTTP/1.1 200") == 1);
+  client.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\nHEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string answers = client.Read(2);
+  CHECK(Count(answers, "HTTP/1.1 200") == 2);
+  CHECK(Count(answers, "hello\n") == 1);  // the HEAD answer has no body
+}
+
+TEST_CASE("TLS stalled clients are closed at the header timeout; plain HTTP on a TLS port at once",
+          "[connection_gate][tls]") {
+  TlsFixture fixture;
+  Server server(/*header_timeout_ms=*/300, fixture.tls);
+  TlsClient trickling(server.server->port());
+  REQUIRE(trickling.Handshake());
+  trickling.Send("GET /hello HTTP/1.1\r\n");
+  const UniqueFd plain = Connect(server.server->port());
+  SendAll(plain, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(ClosedWithin(plain, milliseconds(10000)));
+  CHECK(trickling.Read(1).empty());    // the session ends without an answer...
+  CHECK_FALSE(trickling.timed_out());  // ...at the timeout, not after the client gave up
+}
+
+TEST_CASE("a required client certificate is the one presented at the handshake, not a header",
+          "[connection_gate][tls]") {
+  TlsFixture fixture(ClientAuth::kRequireAndVerifyClientCert);
+  Server server(5000, fixture.tls, /*require_client_certificate=*/true);
+  const int port = server.server->port();
+  // The header the gate uses to pass the certificate on, forged with any value: refused.
+  TlsClient forger(port);
+  REQUIRE(forger.Handshake());
+  forger.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Sidecar-Client-Certificate: 1\r\n\r\n");
+  CHECK(Count(forger.Read(1), "HTTP/1.1 403") == 1);
+  TlsClient with_certificate(port, &fixture.pki);
+  REQUIRE(with_certificate.Handshake());
+  // ...and with a certificate, a forged header sent too does not spoil it.
+  with_certificate.Send(
+      "GET /hello HTTP/1.1\r\nHost: x\r\nX-Sidecar-Client-Certificate: 1\r\n\r\n");
+  CHECK(Count(with_certificate.Read(1), "HTTP/1.1 200") == 1);
 }
 
 }  // namespace
