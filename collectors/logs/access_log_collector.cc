@@ -168,6 +168,7 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
   // The counts and the positions they correspond to, taken between two polls.
   std::vector<TailedFileStats> stats;
   std::vector<FilePosition> positions;
+  std::vector<ReclaimMark> reclaim_marks;
   std::map<std::string, std::uint64_t, std::less<>> parse_errors;
   std::string error;
   {
@@ -175,16 +176,21 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
     result.families = metrics_->Collect();
     stats = tailer_->Stats();
     positions = tailer_->Positions();
+    reclaim_marks = tailer_->ReclaimMarks();
     std::lock_guard lock(mutex_);
     parse_errors = parse_errors_;
     error = poll_error_;
   }
   // Committed before the counts are returned: after a crash, lines counted but never exported
   // are read again and lines exported are not (rename(2) is atomic across a process crash).
-  if (!options_.tailer.position_file.empty() && positions != committed_ &&
-      tailer_->CommitPositions(positions)) {
+  bool committed = options_.tailer.position_file.empty() || positions == committed_;
+  if (!committed && tailer_->CommitPositions(positions)) {
     committed_ = std::move(positions);
+    committed = true;
   }
+  // The lines behind the committed positions (or, without a position file, behind the counts
+  // returned now, which no restart reads again) are never needed again: their blocks may go.
+  if (committed) tailer_->Reclaim(std::move(reclaim_marks));
 
   MetricFamilyBuilder lines("sidecar_exporter_log_lines_read_total",
                             "Complete lines read from the log file by the tailer.",
@@ -217,6 +223,17 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
                           "Size of the log file minus the tailer's read offset, at the end of "
                           "the last poll.",
                           MetricType::Gauge);
+  MetricFamilyBuilder reclaimed("sidecar_exporter_log_reclaimed_bytes_total",
+                                "Bytes of the log file before the committed position whose disk "
+                                "blocks were freed with fallocate(PUNCH_HOLE) (reclaim: "
+                                "punch_hole).",
+                                MetricType::Counter);
+  MetricFamilyBuilder reclaim_failures(
+      "sidecar_exporter_log_reclaim_failures_total",
+      "Failed attempts to free the log file's read blocks (reclaim: punch_hole), by reason: "
+      "unsupported (the filesystem cannot punch holes) and permission (the file cannot be opened "
+      "for writing) once per file, error per attempt.",
+      MetricType::Counter);
   MetricFamilyBuilder last_line("sidecar_exporter_log_last_line_timestamp_seconds",
                                 "Unix time of the poll that read the last line of the log file.",
                                 MetricType::Gauge);
@@ -235,15 +252,28 @@ CollectResult AccessLogCollector::Collect(const CollectContext& /*context*/) {
     if (file.last_line_unix_seconds > 0) {
       last_line.Add(file.last_line_unix_seconds, labels);
     }
-    if (!file.error.empty()) {
-      error += (error.empty() ? "" : "; ") + file.path + ": " + file.error;
+    if (options_.tailer.reclaim != LogReclaim::kNone) {
+      reclaimed.Add(static_cast<double>(file.reclaimed_bytes), labels);
+      for (const auto& [reason, count] : {std::pair{"unsupported", file.reclaim_unsupported},
+                                          std::pair{"permission", file.reclaim_permission},
+                                          std::pair{"error", file.reclaim_errors}}) {
+        reclaim_failures.Add(
+            static_cast<double>(count),
+            {{"collector", options_.name}, {"file", file.path}, {"reason", reason}});
+      }
+    }
+    for (const std::string* problem : {&file.error, &file.reclaim_error}) {
+      if (!problem->empty()) {
+        error += (error.empty() ? "" : "; ") + file.path + ": " + *problem;
+      }
     }
   }
   if (const std::string position_error = tailer_->PositionFileError(); !position_error.empty()) {
     error += (error.empty() ? "" : "; ") + position_error;
   }
-  for (MetricFamilyBuilder* builder : {&lines, &errors, &too_long, &bytes, &rotations, &truncations,
-                                       &truncations_without_copy, &lag, &last_line}) {
+  for (MetricFamilyBuilder* builder :
+       {&lines, &errors, &too_long, &bytes, &rotations, &truncations, &truncations_without_copy,
+        &lag, &last_line, &reclaimed, &reclaim_failures}) {
     prometheus::MetricFamily family = builder->Build();
     if (!family.metric.empty()) {
       result.families.push_back(std::move(family));

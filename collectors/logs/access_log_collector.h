@@ -56,6 +56,10 @@ struct AccessLogOptions {
 //   sidecar_exporter_log_lag_bytes{collector,file}                    gauge
 //   sidecar_exporter_log_last_line_timestamp_seconds{collector,file}  gauge (absent before the
 //                                                                     first line)
+//   with reclaim (LogReclaim::kPunchHole), after each scrape's commit, the blocks before the
+//   committed positions are freed (LogTailer::Reclaim), and:
+//   sidecar_exporter_log_reclaimed_bytes_total{collector,file}         counter
+//   sidecar_exporter_log_reclaim_failures_total{collector,file,reason} counter
 // A file that cannot be read (permission denied...) or a failing position file is reported in
 // CollectResult::error; a file that does not exist yet is not an error (it is waited for).
 //

@@ -51,13 +51,44 @@ std::string ErrnoText(std::string_view what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
-// Whether the file behind `fd` starts with `prefix`.
-bool StartsWith(int fd, std::string_view prefix) {
+// Whether the file behind `fd` starts with `prefix`, or, with `or_zeros`, with as many zero bytes.
+bool StartsWith(int fd, std::string_view prefix, bool or_zeros = false) {
   if (prefix.empty()) return true;
   char head[kFingerprintBytes];
   const std::size_t want = std::min(prefix.size(), sizeof head);
   const ssize_t n = ::pread(fd, head, want, 0);
-  return n == static_cast<ssize_t>(want) && std::memcmp(head, prefix.data(), want) == 0;
+  if (n != static_cast<ssize_t>(want)) return false;
+  if (std::memcmp(head, prefix.data(), want) == 0) return true;
+  return or_zeros && std::all_of(head, head + want, [](char c) { return c == '\0'; });
+}
+
+// Where data starts at or after `offset` (SEEK_DATA): `offset` itself outside a hole, `size` when
+// only a hole follows, `offset` when the filesystem cannot tell.
+std::uint64_t NextData(int fd, std::uint64_t offset, std::uint64_t size) {
+  if (offset >= size) return offset;
+  const off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+  if (data >= 0) return static_cast<std::uint64_t>(data);
+  return errno == ENXIO ? size : offset;
+}
+
+// A second descriptor on the file behind `read_fd`, for writing (fallocate needs one).
+// /proc/self/fd names the inode itself, whatever `path` names now; without /proc, `path` is used
+// if it still names the same file. -1 with errno set on failure.
+UniqueFd OpenForWriting(int read_fd, const std::string& path, std::uint64_t dev,
+                        std::uint64_t ino) {
+  constexpr int kFlags = O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  const std::string proc = "/proc/self/fd/" + std::to_string(read_fd);
+  UniqueFd fd(::open(proc.c_str(), kFlags));
+  if (fd.get() >= 0 || errno != ENOENT) return fd;
+  fd = UniqueFd(::open(path.c_str(), kFlags));
+  struct stat st {};
+  if (fd.get() >= 0 &&
+      (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_dev) != dev ||
+       static_cast<std::uint64_t>(st.st_ino) != ino)) {
+    errno = ESTALE;
+    return UniqueFd(-1);
+  }
+  return fd;
 }
 
 std::string ReadFingerprint(int fd, std::uint64_t offset) {
@@ -106,6 +137,13 @@ struct LogTailer::OpenFile {
   std::string fingerprint;       // first min(offset, kFingerprintBytes) bytes
   std::string partial;           // incomplete line, at most max_line_bytes + 1 bytes
   bool discarding = false;       // skipping the rest of a line up to its '\n'
+  std::uint64_t generation = 0;  // new at each open and truncation (ReclaimMark::generation)
+  // Reclaim: [0, reclaimed) is freed (by us, or found a hole at open); written through write_fd,
+  // opened at the first punch. `reclaim_stopped`: the file cannot be punched (permissions,
+  // filesystem); no more attempts.
+  std::uint64_t reclaimed = 0;
+  UniqueFd write_fd;
+  bool reclaim_stopped = false;
   // When a rotated-away file last grew (or was rotated away), for rotated_file_grace.
   std::chrono::steady_clock::time_point last_growth;
 };
@@ -284,7 +322,7 @@ bool LogTailer::OpenPath(TrackedPath& tracked, bool at_start) {
     const FilePosition& position = saved->second;
     // Same inode is not enough: inode numbers are reused, and copytruncate keeps the inode.
     const bool same_file = position.dev == dev && position.ino == ino && size >= position.offset &&
-                           StartsWith(fd.get(), position.fingerprint);
+                           SameStart(fd.get(), position.fingerprint);
     file.offset = same_file ? position.offset : 0;
     resume_.erase(saved);
     positions_dirty_ = true;
@@ -296,6 +334,17 @@ bool LogTailer::OpenPath(TrackedPath& tracked, bool at_start) {
       if (::pread(fd.get(), &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n') {
         file.discarding = true;
       }
+    }
+  }
+  file.generation = next_generation_++;
+  if (options_.reclaim == LogReclaim::kPunchHole) {
+    // Punched by an earlier run: not to be punched (nor counted) again.
+    file.reclaimed = NextData(fd.get(), 0, size);
+    if (const std::uint64_t data = NextData(fd.get(), file.offset, size); data > file.offset) {
+      // Starting inside a hole (from_beginning, or a position file lost): its bytes are lines
+      // freed after they were counted. Resume after the first line break that follows it.
+      file.offset = data;
+      file.discarding = true;
     }
   }
   if (file.offset > 0 && ::lseek(fd.get(), static_cast<off_t>(file.offset), SEEK_SET) < 0) {
@@ -316,6 +365,7 @@ std::size_t LogTailer::Poll(const LineSink& sink) {
   poll_unix_seconds_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::size_t lines = 0;
+  ApplyReclaimMarks();
   ExpandPaths();
   for (auto it = tracked_.begin(); it != tracked_.end();) {
     TrackedPath& tracked = *it->second;
@@ -370,7 +420,7 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
              tracked.current->ino == static_cast<std::uint64_t>(st.st_ino)) {
     OpenFile& file = *tracked.current;
     if (static_cast<std::uint64_t>(st.st_size) < file.offset ||
-        !StartsWith(file.fd.get(), file.fingerprint)) {
+        !SameStart(file.fd.get(), file.fingerprint)) {
       // copytruncate: the content we read is gone (or replaced); start over, after reading the
       // lines written between our last read and the truncation from the copy, when it is here.
       ++tracked.stats.truncations;
@@ -381,6 +431,8 @@ void LogTailer::UpdatePath(TrackedPath& tracked, const LineSink& sink, std::size
       file.fingerprint.clear();
       file.partial.clear();
       file.discarding = false;
+      file.generation = next_generation_++;
+      file.reclaimed = 0;
       positions_dirty_ = true;
     }
     ReadAvailable(tracked, file, sink, lines);
@@ -481,6 +533,7 @@ void LogTailer::ScanSiblings(TrackedPath& tracked, const LineSink* sink, std::si
     file.fd = std::move(fd);
     file.dev = sibling.dev;
     file.ino = sibling.ino;
+    file.generation = next_generation_++;
     file.last_growth = std::chrono::steady_clock::now();
     ++tracked.stats.rotations;
     ++tracked.stats.missed_generations;
@@ -504,12 +557,12 @@ bool LogTailer::ReadFromCopy(TrackedPath& tracked, OpenFile& file, const LineSin
     if (sibling.size < file.offset || IsOpen(sibling.dev, sibling.ino)) continue;
     if (copy == nullptr || sibling.mtime >= copy->mtime) {
       UniqueFd fd(::open(sibling.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-      if (fd.get() >= 0 && StartsWith(fd.get(), file.fingerprint)) copy = &sibling;
+      if (fd.get() >= 0 && SameStart(fd.get(), file.fingerprint)) copy = &sibling;
     }
   }
   if (copy == nullptr) return false;
   UniqueFd fd(::open(copy->path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0 || !StartsWith(fd.get(), file.fingerprint) ||
+  if (fd.get() < 0 || !SameStart(fd.get(), file.fingerprint) ||
       ::lseek(fd.get(), static_cast<off_t>(file.offset), SEEK_SET) < 0) {
     return false;
   }
@@ -624,6 +677,105 @@ std::vector<FilePosition> LogTailer::Positions() const {
     }
   }
   return positions;
+}
+
+std::vector<ReclaimMark> LogTailer::ReclaimMarks() const {
+  std::vector<ReclaimMark> marks;
+  if (options_.reclaim != LogReclaim::kPunchHole) return marks;
+  for (const auto& [path, tracked] : tracked_) {
+    if (!tracked->current) continue;
+    const OpenFile& file = *tracked->current;
+    marks.push_back(ReclaimMark{.path = path,
+                                .dev = file.dev,
+                                .ino = file.ino,
+                                .generation = file.generation,
+                                .offset = file.line_start});
+  }
+  return marks;
+}
+
+void LogTailer::Reclaim(std::vector<ReclaimMark> marks) {
+  if (options_.reclaim != LogReclaim::kPunchHole) return;
+  std::lock_guard lock(reclaim_mutex_);
+  // Newer marks supersede older ones: same generation, offsets at least as far.
+  pending_reclaim_ = std::move(marks);
+}
+
+void LogTailer::ApplyReclaimMarks() {
+  std::vector<ReclaimMark> marks;
+  {
+    std::lock_guard lock(reclaim_mutex_);
+    marks.swap(pending_reclaim_);
+  }
+  for (const ReclaimMark& mark : marks) {
+    const auto it = tracked_.find(mark.path);
+    if (it == tracked_.end() || !it->second->current) continue;
+    OpenFile& file = *it->second->current;
+    if (file.dev == mark.dev && file.ino == mark.ino && file.generation == mark.generation) {
+      PunchBefore(*it->second, file, mark.offset);
+    }
+  }
+}
+
+void LogTailer::PunchBefore(TrackedPath& tracked, OpenFile& file, std::uint64_t offset) {
+  if (file.reclaim_stopped) return;
+  struct stat st {};
+  if (::fstat(file.fd.get(), &st) != 0) return;
+  // Whole blocks only: punching part of a block writes zeros into it instead of freeing it.
+  const std::uint64_t block = st.st_blksize > 0 ? static_cast<std::uint64_t>(st.st_blksize) : 4096;
+  const std::uint64_t end = offset / block * block;
+  if (end <= file.reclaimed) return;
+  // Truncated (copytruncate) since the mark, which this Poll has not seen yet: [0, offset) now
+  // holds someone else's lines, not ours.
+  if (static_cast<std::uint64_t>(st.st_size) < offset ||
+      !SameStart(file.fd.get(), file.fingerprint)) {
+    return;
+  }
+  TailedFileStats& stats = tracked.stats;
+  const auto fail = [&](std::uint64_t& counter, bool stop, std::string message) {
+    ++counter;
+    file.reclaim_stopped = stop;
+    stats.reclaim_error = "reclaim: " + std::move(message);
+  };
+  if (file.write_fd.get() < 0) {
+    file.write_fd = OpenForWriting(file.fd.get(), tracked.path, file.dev, file.ino);
+    if (file.write_fd.get() < 0) {
+      const int err = errno;
+      if (err == EACCES || err == EPERM || err == EROFS || err == ETXTBSY) {
+        fail(stats.reclaim_permission, true,
+             ErrnoText("the sidecar may not open the file for writing (open", err) +
+                 "); its blocks are not freed: mount the volume read-write and run the sidecar "
+                 "as the writer's user");
+      } else {
+        fail(stats.reclaim_errors, false, ErrnoText("open for writing", err));
+      }
+      return;
+    }
+  }
+  const auto length = static_cast<off_t>(end - file.reclaimed);
+  if (::fallocate(file.write_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(file.reclaimed), length) != 0) {
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == ENOSYS) {
+      fail(stats.reclaim_unsupported, true,
+           ErrnoText("the filesystem cannot punch holes (fallocate", err) +
+               "); the file's blocks are not freed");
+    } else if (err == EPERM || err == EACCES || err == EROFS) {
+      fail(stats.reclaim_permission, true,
+           ErrnoText("the file may not be modified (fallocate", err) +
+               "); its blocks are not freed");
+    } else {
+      fail(stats.reclaim_errors, false, ErrnoText("fallocate", err));
+    }
+    return;
+  }
+  stats.reclaimed_bytes += end - file.reclaimed;
+  stats.reclaim_error.clear();
+  file.reclaimed = end;
+}
+
+bool LogTailer::SameStart(int fd, std::string_view prefix) const {
+  return StartsWith(fd, prefix, options_.reclaim == LogReclaim::kPunchHole);
 }
 
 bool LogTailer::SavePositions() {

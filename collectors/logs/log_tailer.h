@@ -16,6 +16,15 @@
 
 namespace sidecar {
 
+// What the tailer does with the disk blocks of lines it no longer needs.
+enum class LogReclaim {
+  kNone,
+  // fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on the whole blocks before the position
+  // the owner hands to LogTailer::Reclaim(): the file keeps its size and offsets (an O_APPEND
+  // writer notices nothing), its old lines read as zero bytes, their blocks go back to the volume.
+  kPunchHole,
+};
+
 struct LogTailerOptions {
   // Literal paths or glob(3) patterns (a path with any of `*?[` is a pattern). A literal path that
   // does not exist yet is waited for; a pattern is expanded again on every Poll().
@@ -42,6 +51,22 @@ struct LogTailerOptions {
   // creates the new file, then nginx gets SIGUSR1 and keeps writing to the old one until then.
   // Zero closes it at the first Poll that finds nothing new in it.
   std::chrono::milliseconds rotated_file_grace = std::chrono::seconds(5);
+  // kPunchHole: see Reclaim(). It also makes a file whose first bytes read as zeros (punched by
+  // this or an earlier run, or copied so by logrotate) still count as the file that was read, and
+  // makes reading that starts inside a hole skip to the next line after it.
+  LogReclaim reclaim = LogReclaim::kNone;
+};
+
+// Where the lines of the current file of one path stop being needed, taken by ReclaimMarks()
+// together with the positions the owner commits, and handed back to Reclaim() once committed.
+struct ReclaimMark {
+  std::string path;
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  // Changes when the file is opened again or truncated: a mark of an older generation is ignored,
+  // since its offset counts bytes of content that is gone.
+  std::uint64_t generation = 0;
+  std::uint64_t offset = 0;  // start of a line; the whole blocks before it may be freed
 };
 
 // Per tailed path (a literal path or one glob match), cumulative over the rotations of that path.
@@ -61,6 +86,14 @@ struct TailedFileStats {
   double last_line_unix_seconds = 0;  // wall-clock time of the Poll that delivered the last line
   bool open = false;                  // a file is open for this path
   std::string error;                  // why the path cannot be read now ("open: Permission denied")
+  // With LogReclaim::kPunchHole: bytes of the path's files whose blocks were freed, and failures
+  // by reason. `unsupported` and `permission` count once per file (no more attempts on it);
+  // `error` counts each failed attempt (it is retried with the next mark).
+  std::uint64_t reclaimed_bytes = 0;
+  std::uint64_t reclaim_unsupported = 0;  // the filesystem cannot punch holes (EOPNOTSUPP)
+  std::uint64_t reclaim_permission = 0;   // the sidecar may not open the file for writing
+  std::uint64_t reclaim_errors = 0;       // any other failure of open(2) or fallocate(2)
+  std::string reclaim_error;              // the last failure; cleared by a successful punch
 };
 
 // Follows log files the way `tail -F` does, and hands out their complete lines. It knows files,
@@ -107,12 +140,20 @@ struct TailedFileStats {
 //   saves). A file rotated away while the sidecar was down is not read again (its rest is lost);
 //   the new file is read from 0.
 // - An existing file whose last line is incomplete at start (from its end) has that line skipped.
+// - Reclaim (kPunchHole): only whole blocks before a committed mark are freed, so no line that a
+//   restart from the position file reads is punched. Lines before the position file's offset are
+//   gone for anything else that reads the file (logrotate's copy included: it holds zeros there);
+//   the tailer itself never reads them again. A copytruncate that happens in the microseconds
+//   between the check that the file still holds what was read and the punch would zero the first
+//   lines written after the truncation (the check runs right before each punch).
 //
-// Memory: one 256 KiB read buffer plus, per open file, at most max_line_bytes + 1 of partial line.
+// Memory: one 256 KiB read buffer plus, per open file, at most max_line_bytes + 1 of partial line
+// (and, with reclaim, a second descriptor opened for writing).
 //
-// Thread-safety: Poll(), SavePositions(), Positions() and destruction must not run concurrently
-// (call them from the one polling thread, or under one lock). Stats(), PositionFileError(),
-// CommitPositions() and Retire() may be called from any thread at any time. Not copyable or
+// Thread-safety: Poll(), SavePositions(), Positions(), ReclaimMarks() and destruction must not run
+// concurrently (call them from the one polling thread, or under one lock). Stats(),
+// PositionFileError(), CommitPositions(), Reclaim() and Retire() may be called from any thread at
+// any time. Not copyable or
 // movable.
 class LogTailer {
  public:
@@ -159,6 +200,17 @@ class LogTailer {
   // Retire() has returned.
   bool CommitPositions(const std::vector<FilePosition>& positions);
 
+  // With LogReclaim::kPunchHole, the current file of each path and the start of its first line
+  // not delivered yet (the offset Positions() gives), to hand to Reclaim() once the positions
+  // taken at the same time are committed; empty otherwise. Poll-thread state, like Positions().
+  std::vector<ReclaimMark> ReclaimMarks() const;
+
+  // The lines before `marks` will never be needed again (their counts and positions are
+  // committed): the next Poll() frees the whole blocks before each mark whose file and generation
+  // are still current, opening the file for writing on the first punch. Replaces the marks not
+  // applied yet. No-op without LogReclaim::kPunchHole. Any thread.
+  void Reclaim(std::vector<ReclaimMark> marks);
+
   // From now on the position file is never written again by this tailer (not even on
   // destruction): its replacement owns it. Waits for a write in progress. Any thread.
   void Retire();
@@ -201,6 +253,13 @@ class LogTailer {
   void SplitLines(TrackedPath& tracked, OpenFile& file, std::string_view data, const LineSink& sink,
                   std::size_t& lines);
   void PublishStats();
+  // Whether `fd`'s file starts with `prefix`; with reclaim, also when it starts with as many zero
+  // bytes (the start was punched).
+  bool SameStart(int fd, std::string_view prefix) const;
+  // Applies the marks handed to Reclaim().
+  void ApplyReclaimMarks();
+  // Frees the whole blocks of `file` before `offset` not freed yet.
+  void PunchBefore(TrackedPath& tracked, OpenFile& file, std::uint64_t offset);
 
   const LogTailerOptions options_;
 
@@ -211,6 +270,11 @@ class LogTailer {
   std::chrono::steady_clock::time_point last_save_{};
   bool positions_dirty_ = false;
   double poll_unix_seconds_ = 0;
+  std::uint64_t next_generation_ = 1;
+
+  // Marks handed to Reclaim(), applied by the next Poll().
+  std::mutex reclaim_mutex_;
+  std::vector<ReclaimMark> pending_reclaim_;
 
   // Serialises position file writes (its ".tmp" is shared) and guards retired_.
   std::mutex save_mutex_;

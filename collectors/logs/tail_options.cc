@@ -25,6 +25,9 @@ TailOptions DecodeTailOptions(FieldDecoder& fields) {
   tailer.rotated_file_grace = fields.Duration("rotated_file_grace", tailer.rotated_file_grace);
   options.poll_interval = fields.Duration("poll_interval", options.poll_interval);
   if (options.poll_interval.count() <= 0) fields.Error("poll_interval", "must be greater than 0");
+  if (fields.Enum("reclaim", "none", {"none", "punch_hole"}) == "punch_hole") {
+    tailer.reclaim = LogReclaim::kPunchHole;
+  }
   return options;
 }
 

@@ -2,13 +2,13 @@
 // serving, says what is wrong on the status page and in sidecar_exporter_collector_success,
 // recovers by itself once the fault is gone, and counts every line written exactly once.
 #include <signal.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "tests/faults/faults.h"
+#include "tests/support/mount.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar::testing {
@@ -44,30 +44,6 @@ void ExpectRecoveredAndExact(ExporterProcess& exporter, std::uint64_t written) {
   CHECK(SumOf(metrics, kLines) == static_cast<double>(written));
   CHECK(metrics.at(kSuccess) == 1);
 }
-
-// A tmpfs of `kilobytes` mounted on a fresh directory, unmounted on destruction.
-class TinyMount {
- public:
-  explicit TinyMount(const fs::path& where, int kilobytes) : where_(where) {
-    fs::create_directories(where_);
-    const std::string options = "size=" + std::to_string(kilobytes) + "k";
-    mounted_ = ::mount("tmpfs", where_.c_str(), "tmpfs", 0, options.c_str()) == 0;
-  }
-  ~TinyMount() {
-    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-  }
-  TinyMount(const TinyMount&) = delete;
-  TinyMount& operator=(const TinyMount&) = delete;
-  bool mounted() const { return mounted_; }
-  bool Remount(bool read_only) {
-    return ::mount(nullptr, where_.c_str(), nullptr, MS_REMOUNT | (read_only ? MS_RDONLY : 0),
-                   nullptr) == 0;
-  }
-
- private:
-  fs::path where_;
-  bool mounted_ = false;
-};
 
 TEST_CASE("the log directory is missing, then appears", "[faults][files]") {
   TempDir dir;
@@ -123,7 +99,7 @@ TEST_CASE("the position file's directory is read-only, then full, then fine", "[
   }
   TempDir dir;
   const fs::path state = dir / "state";
-  TinyMount mount(state, 64);
+  ScopedMount mount(state, "tmpfs", "size=64k");
   if (!mount.mounted()) {
     WARN("SKIP: cannot mount tmpfs here (no CAP_SYS_ADMIN)");
     return;

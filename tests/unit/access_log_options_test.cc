@@ -38,6 +38,7 @@ collectors:
     max_line_bytes: 8192
     poll_interval: 500ms
     rotated_file_grace: 30s
+    reclaim: punch_hole
     labels: [method, status, path]
     status_class: true
     methods: [GET, POST]
@@ -99,6 +100,13 @@ TEST_CASE("access_log: errors land on their field", "[config][access_log]") {
     const ConfigError error =
         OnlyError(Errors("    paths: [/var/log/a.log]\n    duration_buckets: [1, 0.5]\n"));
     CHECK(error.field == "collectors[0].duration_buckets");
+  }
+  SECTION("unknown reclaim") {
+    const ConfigError error =
+        OnlyError(Errors("    paths: [/var/log/a.log]\n    reclaim: truncate\n"));
+    CHECK(error.field == "collectors[0].reclaim");
+    CHECK(error.line == 5);
+    CHECK(error.message == "unknown value \"truncate\"; allowed: none, punch_hole");
   }
   SECTION("unknown field") {
     const ConfigError error = OnlyError(Errors("    paths: [/var/log/a.log]\n    colour: red\n"));
