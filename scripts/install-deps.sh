@@ -13,7 +13,7 @@ packages=(
   nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
   python3 redis-server prometheus-blackbox-exporter openssl apache2-utils
   apache2 prometheus-apache-exporter php8.2-fpm prometheus-node-exporter
-  prometheus-exporter-exporter
+  prometheus-exporter-exporter python3-prometheus-client tinyproxy
   # a real browser for the status page test (headless)
   chromium
   "$@"

@@ -41,6 +41,9 @@ struct HttpRequest {
   bool fresh_connection = false;
   // False: body bytes are counted and capped but not kept (probes that do not read the body).
   bool keep_body = true;
+  // The proxy to send the request through (http://, https:// or socks5:// URL); https URLs are
+  // tunnelled with CONNECT. Empty: none, whatever http_proxy and the like say in the environment.
+  std::string proxy;
 };
 
 // Time spent in each phase of a request, in seconds, summed over redirects, with

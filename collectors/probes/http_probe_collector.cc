@@ -76,6 +76,16 @@ std::string CheckHeaders(const HttpResponse& response, const std::vector<HeaderM
   return {};
 }
 
+// The version of a response as Go's Response.Proto writes it, which blackbox_exporter's
+// valid_http_versions compares with.
+std::string GoProto(double http_version) {
+  if (http_version == 1.0) return "HTTP/1.0";
+  if (http_version == 1.1) return "HTTP/1.1";
+  if (http_version == 2) return "HTTP/2.0";
+  if (http_version == 3) return "HTTP/3.0";
+  return "HTTP/" + std::to_string(http_version);
+}
+
 std::string Describe(const HttpProbeOptions& options) {
   std::string text = options.method + " " + options.url;
   if (options.unix_socket) text += " over " + *options.unix_socket;
@@ -121,6 +131,17 @@ void HttpProbeCollector::Judge(const HttpResponse& response, ProbeOutcome& outco
       return;
     }
   }
+  const std::vector<std::string>& versions = options_.valid_http_versions;
+  if (const std::string proto = GoProto(response.http_version);
+      !versions.empty() && std::find(versions.begin(), versions.end(), proto) == versions.end()) {
+    outcome.Fail("http_version", "the response came in " + proto);
+    return;
+  }
+  if (response.final_https && options_.fail_if_ssl) {
+    outcome.Fail("fail_if_ssl", "the final request went over TLS (fail_if_ssl)");
+  } else if (!response.final_https && options_.fail_if_not_ssl) {
+    outcome.Fail("fail_if_not_ssl", "the final request did not go over TLS (fail_if_not_ssl)");
+  }
 }
 
 CollectResult HttpProbeCollector::Collect(const CollectContext& context) {
@@ -137,6 +158,7 @@ CollectResult HttpProbeCollector::Collect(const CollectContext& context) {
   request.follow_redirects = options_.follow_redirects;
   request.tls = options_.tls;
   request.fresh_connection = true;
+  request.proxy = options_.proxy_url;
   request.keep_body =
       !options_.fail_if_body_matches.empty() || !options_.fail_if_body_not_matches.empty();
 
@@ -270,6 +292,29 @@ CollectorFactory DecodeHttpProbe(FieldDecoder& fields, const CollectorDefaults& 
     options.valid_status_codes.push_back(code);
   }
   options.follow_redirects = fields.Bool("follow_redirects", true);
+  options.valid_http_versions = fields.StringList("valid_http_versions");
+  for (size_t i = 0; i < options.valid_http_versions.size(); ++i) {
+    const std::string& version = options.valid_http_versions[i];
+    if (version != "HTTP/1.0" && version != "HTTP/1.1" && version != "HTTP/2.0" &&
+        version != "HTTP/3.0") {
+      fields.Error("valid_http_versions",
+                   "[" + std::to_string(i) + "]: \"" + version +
+                       "\" is none of HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0 (Go's spelling, "
+                       "which blackbox_exporter compares with)");
+    }
+  }
+  options.fail_if_ssl = fields.Bool("fail_if_ssl", false);
+  options.fail_if_not_ssl = fields.Bool("fail_if_not_ssl", false);
+  if (options.fail_if_ssl && options.fail_if_not_ssl) {
+    fields.Error("fail_if_not_ssl", "fail_if_ssl and fail_if_not_ssl together fail every probe");
+  }
+  options.proxy_url = fields.String("proxy_url", "");
+  static const RE2 kProxyUrl(R"((https?|socks5h?)://[^/?#\s]+/?)");
+  if (!options.proxy_url.empty() && !RE2::FullMatch(options.proxy_url, kProxyUrl)) {
+    fields.Error("proxy_url", "\"" + options.proxy_url +
+                                  "\" is not a proxy URL such as http://127.0.0.1:3128 (schemes "
+                                  "http, https, socks5, socks5h)");
+  }
   options.fail_if_body_matches = DecodeRegexList(fields, "fail_if_body_matches_regexp");
   options.fail_if_body_not_matches = DecodeRegexList(fields, "fail_if_body_not_matches_regexp");
   options.fail_if_header_matches = DecodeHeaderMatches(fields, "fail_if_header_matches");

@@ -34,6 +34,13 @@ struct HttpProbeOptions {
   // Empty: any 2xx.
   std::vector<long> valid_status_codes;
   bool follow_redirects = true;
+  // Go's Proto strings ("HTTP/1.1", "HTTP/2.0"); empty: any version.
+  std::vector<std::string> valid_http_versions;
+  // Fail when the final request went over TLS, or when it did not.
+  bool fail_if_ssl = false;
+  bool fail_if_not_ssl = false;
+  // http://, https:// or socks5:// proxy URL; empty: none.
+  std::string proxy_url;
   std::vector<SharedRegex> fail_if_body_matches;
   std::vector<SharedRegex> fail_if_body_not_matches;
   std::vector<HeaderMatch> fail_if_header_matches;

@@ -83,6 +83,7 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
   const int fresh_tls = FreePort();
   const int expiring_tls = FreePort();
   const int closed = FreePort();  // nothing listens there
+  const int h2_tls = FreePort();
   NginxServer nginx;
   const std::string endpoints = R"(
       location = /ok { add_header X-Degraded false; return 200 '{"status": "UP"}'; }
@@ -94,6 +95,7 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
       location = /basic { if ($http_authorization != "Basic cHJvYmU6c2VjcmV0") { return 401; } return 200 'ok'; }
       location = /bearer { if ($http_authorization != "Bearer t0ken") { return 401; } return 200 'ok'; }
       location = /json { if ($http_accept != "application/json") { return 406; } return 200 '{}'; }
+      location = /via_proxy { if ($http_via !~ tinyproxy) { return 403; } return 200 'proxied'; }
       location = /slow.txt { root )" +
                                 dir.path().string() +
                                 R"(; limit_rate 1; }
@@ -105,9 +107,21 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
                         "; ssl_certificate_key " + certificate.key_file.string() + ";" + endpoints +
                         "}");
   }
+  nginx.AddHttpConfig("server { listen 127.0.0.1:" + std::to_string(h2_tls) +
+                      " ssl http2; ssl_certificate " + fresh.cert_file.string() +
+                      "; ssl_certificate_key " + fresh.key_file.string() + ";" + endpoints + "}");
   nginx.Start();
   REQUIRE(WaitForPort(plain, std::chrono::seconds(5)));
   RedisServer redis;
+  // Debian's tinyproxy as the forward proxy (nginx cannot tunnel CONNECT), allowed to tunnel to
+  // the TLS port.
+  PeerProcess proxy({"tinyproxy", "-d", "-c", "{dir}/tinyproxy.conf"},
+                    {{"tinyproxy.conf",
+                      "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\n"
+                      "ConnectPort " +
+                          std::to_string(fresh_tls) + "\n"}});
+  const std::string proxy_url =
+      "proxy_url: 'http://127.0.0.1:" + std::to_string(proxy.port()) + "'";
 
   const std::string http = "http://127.0.0.1:" + std::to_string(plain);
   const std::string fresh_url = "https://127.0.0.1:" + std::to_string(fresh_tls);
@@ -150,6 +164,23 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
       {"tls_wrong_ca", "http", expiring_url + "/ok", "", fresh_ca, "5s", "tls"},
       {"tls_to_plain_port", "http", "https://127.0.0.1:" + std::to_string(plain) + "/ok", "",
        "insecure_skip_verify: true", "5s", "tls"},
+      {"version_ok", "http", http + "/ok", "valid_http_versions: [HTTP/1.1]"},
+      {"version_wrong", "http", http + "/ok", "valid_http_versions: [HTTP/1.0, HTTP/2.0]", "", "5s",
+       "http_version"},
+      {"version_h2", "http", "https://127.0.0.1:" + std::to_string(h2_tls) + "/ok",
+       "valid_http_versions: [HTTP/2.0]", fresh_ca + ", server_name: localhost"},
+      {"fail_if_ssl", "http", fresh_url + "/ok", "fail_if_ssl: true", fresh_ca, "5s",
+       "fail_if_ssl"},
+      {"fail_if_ssl_plain", "http", http + "/ok", "fail_if_ssl: true"},
+      {"fail_if_not_ssl", "http", http + "/ok", "fail_if_not_ssl: true", "", "5s",
+       "fail_if_not_ssl"},
+      {"fail_if_not_ssl_tls", "http", fresh_url + "/ok", "fail_if_not_ssl: true", fresh_ca},
+      {"no_proxy", "http", http + "/via_proxy", "", "", "5s", "status_code"},
+      {"proxy_http", "http", http + "/via_proxy", proxy_url},
+      {"proxy_https", "http", fresh_url + "/ok", proxy_url, fresh_ca},
+      {"proxy_refused", "http", http + "/ok",
+       "proxy_url: 'http://127.0.0.1:" + std::to_string(closed) + "'", "", "5s",
+       "connection_refused"},
       {"redis_ping", "tcp", redis.address(),
        R"(query_response: [{send: PING}, {expect: '^\+PONG$'}])"},
       {"redis_echo", "tcp", redis.address(),

@@ -42,6 +42,9 @@ TEST_CASE("http_probe: every field decodes", "[config][probes]") {
     body: '{"deep": true}'
     valid_status_codes: [200, 204]
     follow_redirects: false
+    valid_http_versions: [HTTP/1.1, HTTP/2.0]
+    fail_if_not_ssl: true
+    proxy_url: http://127.0.0.1:3128
     fail_if_body_matches_regexp: ['"status":\s*"DOWN"']
     fail_if_body_not_matches_regexp: ['"status":\s*"UP"']
     fail_if_header_matches: [{header: X-Degraded, regexp: 'true', allow_missing: true}]
@@ -92,6 +95,20 @@ TEST_CASE("http_probe: errors land on their field", "[config][probes]") {
   CHECK(Errors("    type: http_probe\n    url: http://x/\n    basic_auth: {username: u}\n") ==
         std::vector<std::string>{"test.yaml:5:17: collectors[0].basic_auth.password_file: missing "
                                  "required field \"password_file\""});
+  CHECK(Errors("    type: http_probe\n    url: http://x/\n    valid_http_versions: [HTTP/1.1, "
+               "HTTP/2]\n") ==
+        std::vector<std::string>{
+            "test.yaml:5:26: collectors[0].valid_http_versions: [1]: \"HTTP/2\" is none of "
+            "HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0 (Go's spelling, which blackbox_exporter "
+            "compares with)"});
+  CHECK(Errors("    type: http_probe\n    url: http://x/\n    fail_if_ssl: true\n    "
+               "fail_if_not_ssl: true\n") ==
+        std::vector<std::string>{"test.yaml:6:22: collectors[0].fail_if_not_ssl: fail_if_ssl and "
+                                 "fail_if_not_ssl together fail every probe"});
+  CHECK(Errors("    type: http_probe\n    url: http://x/\n    proxy_url: 127.0.0.1:3128\n") ==
+        std::vector<std::string>{
+            "test.yaml:5:16: collectors[0].proxy_url: \"127.0.0.1:3128\" is not a proxy URL such "
+            "as http://127.0.0.1:3128 (schemes http, https, socks5, socks5h)"});
   CHECK(Errors("    type: http_probe\n    url: http://x/\n    bearer_token_file: /nonexistent\n") ==
         std::vector<std::string>{
             "test.yaml:5:24: collectors[0].bearer_token_file: cannot read \"/nonexistent\""});
