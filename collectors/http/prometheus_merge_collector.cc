@@ -17,6 +17,7 @@ PrometheusMergeCollector::PrometheusMergeCollector(const PrometheusMergeOptions&
            .labels = options.page.labels}) {
   parse_options_.extra_labels = options.page.labels;
   parse_options_.sample_limit = options.sample_limit;
+  collector_ = options.collector;
 }
 
 std::optional<std::string> PrometheusMergeCollector::ExportResult(const FetchedDocument& document,
@@ -30,11 +31,27 @@ std::optional<std::string> PrometheusMergeCollector::ExportResult(const FetchedD
            error;
   }
   result.merged = std::move(parsed->families);
+  // The size of what was merged, for the dashboard: series count and bytes of the app's answer.
+  const LabelPairs labels = {{"collector", collector_}};
+  result.families.push_back(
+      MetricFamilyBuilder("sidecar_exporter_merge_samples",
+                          "Samples read from the main container's /metrics in the last scrape "
+                          "(before name clashes are dropped).",
+                          prometheus::MetricType::Gauge, labels)
+          .Add(static_cast<double>(parsed->samples))
+          .Build());
+  result.families.push_back(
+      MetricFamilyBuilder("sidecar_exporter_merge_response_bytes",
+                          "Bytes of the main container's last /metrics answer (decoded).",
+                          prometheus::MetricType::Gauge, labels)
+          .Add(static_cast<double>(document.body.size()))
+          .Build());
   return std::nullopt;
 }
 
 CollectorFactory DecodePrometheusMerge(FieldDecoder& fields, const CollectorDefaults& defaults) {
   PrometheusMergeOptions options;
+  options.collector = defaults.name;
   options.page =
       DecodeStatusPageOptions(fields, defaults, "http://127.0.0.1:8080/metrics", 16 << 20);
   options.sample_limit = fields.Unsigned("sample_limit", 0, 0, 100'000'000);

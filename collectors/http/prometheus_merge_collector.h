@@ -14,6 +14,7 @@ namespace sidecar {
 // Where the main container's own /metrics is (`url`, `unix_socket`, `timeout`,
 // `max_response_bytes`, `labels` added to every merged series) and `sample_limit`.
 struct PrometheusMergeOptions {
+  std::string collector;  // the collector's name, for its own series
   StatusPageOptions page;
   // More samples than this fail the collector, as Prometheus' sample_limit (0: no limit).
   std::size_t sample_limit = 0;
@@ -35,6 +36,7 @@ class PrometheusMergeCollector final : public StatusPageCollector {
                                           CollectResult& result) override;
 
   ExpositionParseOptions parse_options_;
+  std::string collector_;
 };
 
 // Decodes the options of a `prometheus` collector into a factory of PrometheusMergeCollector.

@@ -8,6 +8,7 @@
 #      fixed answers (200, 404, 500, 502), logging in the log_format of k8s/base/config.yaml.
 #   2. The exporter runs with k8s/base/config.yaml, its URL and paths pointed at that nginx, plus
 #      two probes: an HTTPS endpoint of that nginx (self-signed certificate) and a closed port.
+#      It also merges Prometheus' own /metrics (type: prometheus) as a main container's would be.
 #   3. Prometheus (Debian's) scrapes it every second, with namespace/pod target labels as
 #      Kubernetes discovery would add, and evaluates the recording rules of the PrometheusRule.
 #   4. curl sends a bounded burst of requests; once the recording rules have data,
@@ -190,6 +191,12 @@ cat >>"$tmp/exporter.yaml" <<EOF
   - type: php_fpm
     name: fpm_api
     address: tcp://127.0.0.1:$fpm_tcp_port
+  # The Prometheus below, merged in as the main container's own /metrics (its process_* families
+  # clash with the sidecar's and are dropped and counted), for the merged app metrics row.
+  - type: prometheus
+    name: app_metrics
+    url: http://127.0.0.1:$prom_port/metrics
+    labels: {source: app}
   # nginx's master (matched by its config path) and workers, as k8s/overlays/process-namespace does.
   - type: process
     name: nginx_processes
