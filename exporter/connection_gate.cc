@@ -4,6 +4,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -161,6 +163,12 @@ ConnectionGate::~ConnectionGate() {
 }
 
 void ConnectionGate::Run(std::stop_token stop) {
+  // OpenSSL writes to a TLS client with write(), which raises SIGPIPE when the client is gone; in
+  // this thread it stays blocked (the write fails with EPIPE), whatever the process does with it.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   std::vector<epoll_event> events(256);
   Clock::time_point last_sweep = Clock::now();
   while (!stop.stop_requested()) {
