@@ -250,6 +250,16 @@ TEST_CASE("http_probe and tcp_probe agree with blackbox_exporter", "[e2e][probes
       CHECK(Value(ours, reason_series) == 1);
     }
   }
+  // Both exporters tunnelled their proxy_https probe through tinyproxy (one CONNECT each).
+  const std::string proxy_log = proxy.process().Log();
+  const std::string connect = "CONNECT 127.0.0.1:" + std::to_string(fresh_tls) + " ";
+  std::size_t connects = 0;
+  for (std::size_t at = proxy_log.find(connect); at != std::string::npos;
+       at = proxy_log.find(connect, at + 1)) {
+    ++connects;
+  }
+  INFO(proxy_log);
+  CHECK(connects == 2);
   // The expiry is the certificate's own notAfter.
   CHECK(Value(ours, "probe_ssl_earliest_cert_expiry{collector=\"tls_trusted\"}") ==
         static_cast<double>(fresh.not_after));
