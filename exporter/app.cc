@@ -295,10 +295,9 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
   families.Add(duration.Build());
   families.Add(errors.Build());
   if (!dropped.empty()) families.Add(dropped.Build());
-  if (active) {
-    families.AddConstLabels(active->const_labels);
-    gathered.const_labels = active->const_labels;
-  }
+  // The serialiser adds them to each series as it writes it: cheaper than growing the label
+  // vector of every series here.
+  if (active) gathered.const_labels = active->const_labels;
   gathered.families = std::move(families).Take();
   gathered.merged = merged.groups();
   return gathered;
@@ -314,7 +313,10 @@ HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
         std::chrono::steady_clock::now() + std::max(budget - kScrapeTimeoutOffset, budget / 2);
   }
   const auto produce = [&] {
-    return std::make_shared<const Exposition>(SerializeText(Gather(deadline)));
+    std::string text = exposition_buffers_->Take();
+    // The families die as soon as they are written, before the exposition is served.
+    AppendText(Gather(deadline), text);
+    return std::make_shared<const Exposition>(std::move(text), exposition_buffers_);
   };
   // Scrapes that arrive while another is being gathered share its result: they would get the
   // same values anyway, since each collector already shares its run in flight.
@@ -322,11 +324,12 @@ HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
   if (!exposition) exposition = produce();
   HttpReply reply;
   reply.content_type = kTextContentType;
+  // The reply shares the exposition's text (or gzip encoding), copying neither.
   if (request.accepts_gzip && exposition->text().size() >= 1024) {
-    reply.body = exposition->gzipped();
+    reply.shared_body = std::shared_ptr<const std::string>(exposition, &exposition->gzipped());
     reply.gzip_encoded = true;
   } else {
-    reply.body = exposition->text();
+    reply.shared_body = std::shared_ptr<const std::string>(exposition, &exposition->text());
     reply.compressible = true;
   }
   return reply;

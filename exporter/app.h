@@ -90,6 +90,7 @@ class App {
   std::stop_source stop_;
   ExporterProcessCollector process_collector_;
   // Concurrent /metrics requests share one gather and serialisation.
+  std::shared_ptr<ExpositionBuffers> exposition_buffers_ = std::make_shared<ExpositionBuffers>();
   SingleFlight<Exposition> scrapes_;
 
   mutable std::mutex mutex_;

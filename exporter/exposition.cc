@@ -4,6 +4,27 @@
 
 namespace sidecar {
 
+std::string ExpositionBuffers::Take() {
+  std::string buffer;
+  std::lock_guard lock(mutex_);
+  buffer.swap(spare_);
+  buffer.clear();
+  // A little more than last time: expositions grow with the series they hold.
+  buffer.reserve(last_size_ + last_size_ / 8);
+  return buffer;
+}
+
+void ExpositionBuffers::Give(std::string buffer) {
+  std::lock_guard lock(mutex_);
+  last_size_ = buffer.size();
+  // A buffer far bigger than what the exposition needs now is not worth its memory.
+  if (spare_.capacity() == 0 && buffer.capacity() <= 2 * last_size_ + 4096) spare_.swap(buffer);
+}
+
+Exposition::~Exposition() {
+  if (buffers_) buffers_->Give(std::move(text_));
+}
+
 const std::string& Exposition::gzipped() const {
   std::call_once(gzip_once_, [this] { gzipped_ = Gzip(text_); });
   return gzipped_;

@@ -32,11 +32,15 @@ struct HttpReply {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // A large body shared instead of copied (a whole exposition); when set, `body` is not used.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;
   // Compress when the client accepts gzip and the body is large enough to be worth it.
   bool compressible = false;
   // The body is already gzip-encoded (the handler checked HttpRequestInfo::accepts_gzip).
   bool gzip_encoded = false;
+
+  const std::string& Body() const { return shared_body ? *shared_body : body; }
 };
 
 struct HttpServerOptions {

@@ -1,8 +1,6 @@
 #include "exporter/metric_families.h"
 
-#include <sstream>
-
-#include "prometheus/text_serializer.h"
+#include "exporter/text_writer.h"
 
 namespace sidecar {
 namespace {
@@ -49,19 +47,19 @@ MergedFamilySet::Outcome MergedFamilySet::Add(const MergedFamily& family) {
 }
 
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
-  return out.str();
+  std::string text;
+  AppendText(families, {}, text);
+  return text;
 }
 
 std::string SerializeText(const Gathered& gathered) {
-  std::string text = SerializeText(gathered.families);
-  std::size_t bytes = text.size();
-  for (const auto& group : gathered.merged) {
-    for (const MergedFamily* family : group)
-      bytes += family->text.size() + 40 * family->samples.size();
-  }
-  text.reserve(bytes + bytes / 4);
+  std::string text;
+  AppendText(gathered, text);
+  return text;
+}
+
+void AppendText(const Gathered& gathered, std::string& text) {
+  AppendText(gathered.families, gathered.const_labels, text);
   for (const auto& group : gathered.merged) {
     const MergedFamily& first = *group.front();
     std::string_view help = first.help;
@@ -82,7 +80,6 @@ std::string SerializeText(const Gathered& gathered) {
     text += '\n';
     for (const MergedFamily* family : group) AppendSamples(*family, gathered.const_labels, text);
   }
-  return text;
 }
 
 }  // namespace sidecar

@@ -47,15 +47,17 @@ struct Gathered {
   // Owners of the merged families.
   std::vector<std::shared_ptr<const CollectResult>> results;
   std::vector<std::vector<const MergedFamily*>> merged;
-  // Added to every merged series that lacks a label of that name (the exporter's own series
-  // have them already).
+  // Added, when serialised, to every series that lacks a label of that name.
   LabelPairs const_labels;
 };
 
-// The text exposition format 0.0.4. The exporter's own series carry no timestamps; merged
-// series keep the ones their source gave.
+// The text exposition format 0.0.4 (as prometheus::TextSerializer writes it, see AppendText in
+// text_writer.h). The exporter's own series carry no timestamps; merged series keep the ones their
+// source gave.
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families);
 std::string SerializeText(const Gathered& gathered);
+// Appends what SerializeText(gathered) returns to `out`, so that a caller can reuse its buffer.
+void AppendText(const Gathered& gathered, std::string& out);
 
 inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -12,7 +12,9 @@ namespace sidecar {
 
 // Collapses concurrent calls into one run (Go's singleflight): a caller that arrives while a
 // run is in flight waits for that run and shares its result instead of starting another. Used
-// so that concurrent scrapes cost the main container, and the exporter, one collection.
+// so that concurrent scrapes cost the main container, and the exporter, one collection. The
+// result is held only until every joiner has taken it: a large result (a whole exposition, a
+// collector's families) does not stay in memory between runs.
 //
 // Thread-safe.
 template <typename T>
@@ -28,8 +30,9 @@ class SingleFlight {
       ++joiners_;
       const bool finished =
           finished_.wait_until(lock, deadline, [&] { return generation_ != joined; });
-      --joiners_;
-      return finished ? last_ : nullptr;
+      std::shared_ptr<const T> result = finished ? last_ : nullptr;
+      if (--joiners_ == 0) last_.reset();
+      return result;
     }
     in_flight_ = true;
     in_flight_deadline_ = deadline;
@@ -61,7 +64,8 @@ class SingleFlight {
  private:
   void Finish(std::shared_ptr<const T> result) {
     std::lock_guard lock(mutex_);
-    last_ = std::move(result);
+    // Kept for the joiners only; the last one to take it lets it go.
+    if (joiners_ > 0) last_ = std::move(result);
     in_flight_ = false;
     ++generation_;
     finished_.notify_all();
@@ -73,7 +77,7 @@ class SingleFlight {
   std::chrono::steady_clock::time_point in_flight_deadline_;
   std::uint64_t generation_ = 0;  // counts finished runs; joiners wait for it to move
   std::size_t joiners_ = 0;
-  std::shared_ptr<const T> last_;
+  std::shared_ptr<const T> last_;  // the finished run's result, while joiners still take it
 };
 
 }  // namespace sidecar

@@ -1,0 +1,107 @@
+// The exporter serving a large exposition (an access log at its 2,000-series limit with method,
+// status and path labels: ~32k samples, ~4 MB) many times, one scraper and several at once:
+// resident memory must not follow the number of scrapes (issue 12 saw 13 MB grow to 70-128 MB).
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/peers.h"
+#include "tests/support/temp_dir.h"
+
+namespace sidecar::testing {
+namespace {
+
+long StatusKib(int pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(field + ":")) return std::stol(line.substr(field.size() + 1));
+  }
+  FAIL("no " << field << " in /proc/" << pid << "/status");
+  return 0;
+}
+
+// The read offset of the exporter's descriptor of `file` (0 while it has none).
+long ReadOffset(int pid, const std::filesystem::path& file) {
+  const std::filesystem::path fds = "/proc/" + std::to_string(pid) + "/fd";
+  std::error_code error;
+  for (const auto& fd : std::filesystem::directory_iterator(fds, error)) {
+    if (std::filesystem::read_symlink(fd.path(), error) != file) continue;
+    std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + fd.path().filename().string());
+    std::string key;
+    long offset = 0;
+    info >> key >> offset;  // "pos:	<offset>" is the first line
+    return offset;
+  }
+  return 0;
+}
+
+TEST_CASE("resident memory stays bounded over many scrapes of a large exposition",
+          "[e2e][exposition]") {
+  TempDir dir;
+  const std::filesystem::path log = dir / "access.log";
+  {
+    std::ofstream out(log);
+    const char* methods[] = {"GET", "POST", "PUT", "DELETE"};
+    const char* statuses[] = {"200", "201", "304", "404", "500"};
+    for (int i = 0; i < 2000; ++i) {
+      for (int copy = 0; copy < 2; ++copy) {
+        out << "127.0.0.1 - - [29/Nov/2026:10:00:00 +0000] \"" << methods[i % 4]
+            << " /api/v1/resources/" << i / 20 << "/items HTTP/1.1\" " << statuses[(i / 4) % 5]
+            << " " << (i * 37 + copy) % 100000 << " \"-\" \"e2e\" 0." << (i * 7 + copy) % 1000
+            << "\n";
+      }
+    }
+  }
+  ExporterProcess exporter(
+      "collectors:\n  - type: access_log\n    name: web\n    paths: ['" + log.string() +
+      "']\n    format: nginx\n    log_format: '$remote_addr - $remote_user [$time_local] "
+      "\"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" "
+      "$request_time'\n    labels: [method, status, path]\n    from_beginning: true\n");
+  const int pid = exporter.process().pid();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ReadOffset(pid, log) < static_cast<long>(std::filesystem::file_size(log)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const long idle_kib = StatusKib(pid, "VmRSS");
+
+  const HttpResult first = HttpGet(exporter.url("/metrics"));
+  REQUIRE(first.status == 200);
+  const long exposition_kib = static_cast<long>(first.body.size() / 1024);
+  // The case of issue 12: 2,000 label sets, 16 samples each, megabytes of text.
+  REQUIRE(ParseMetrics(first.body).size() > 32000);
+  REQUIRE(exposition_kib > 3000);
+
+  const auto scrape = [&](int times, bool gzip) {
+    for (int i = 0; i < times; ++i) {
+      const HttpResult result =
+          HttpGet(exporter.url("/metrics"), gzip ? std::vector<std::string>{"Accept-Encoding: gzip"}
+                                                 : std::vector<std::string>{});
+      CHECK(result.status == 200);
+    }
+  };
+  scrape(20, false);
+  const long after_20_kib = StatusKib(pid, "VmRSS");
+  for (int round = 0; round < 3; ++round) {
+    scrape(10, round == 1);
+    std::vector<std::thread> scrapers;
+    for (int i = 0; i < 4; ++i) scrapers.emplace_back(scrape, 5, i % 2 == 1);
+    for (auto& scraper : scrapers) scraper.join();
+  }
+  const long after_110_kib = StatusKib(pid, "VmRSS");
+  INFO("idle " << idle_kib << " KiB, exposition " << exposition_kib << " KiB, after 20 scrapes "
+               << after_20_kib << " KiB, after 110 " << after_110_kib << " KiB");
+  // Before the fix, every worker thread's arena kept its own high-water mark: 70-200 MB here.
+  CHECK(after_110_kib <= idle_kib + 3 * exposition_kib);
+  // And it does not creep with the number of scrapes.
+  CHECK(after_110_kib <= after_20_kib + 2048);
+}
+
+}  // namespace
+}  // namespace sidecar::testing
