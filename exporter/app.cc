@@ -81,7 +81,9 @@ bool App::Start() {
     return false;
   }
   ready_ = true;
-  status_sampler_ = std::jthread([this](std::stop_token stop) { SampleStatus(stop); });
+  if (options_.status_sample_interval > std::chrono::milliseconds::zero()) {
+    status_sampler_ = std::jthread([this](std::stop_token stop) { SampleStatus(stop); });
+  }
   logger_.Info("ready", {{"collectors", std::to_string(load.config->collectors.size())},
                          {"version", Version()},
                          {"revision", Revision()}});
@@ -381,27 +383,34 @@ void App::SampleStatus(std::stop_token stop) {
   std::mutex mutex;
   std::condition_variable_any wake;
   // The first snapshot one interval after start, so that start-up fetches are the scrapes' own.
-  auto next = std::chrono::steady_clock::now() + kStatusSampleInterval;
+  const auto interval = options_.status_sample_interval;
+  auto next = std::chrono::steady_clock::now() + interval;
+  std::chrono::steady_clock::time_point own_run_ended;
   while (true) {
     {
       std::unique_lock lock(mutex);
       if (wake.wait_until(lock, stop, next, [] { return false; }) || stop.stop_requested()) return;
     }
-    next += kStatusSampleInterval;
+    next += interval;
     const auto active = Snapshot();
     if (!active) continue;
     // A result a scrape got within the interval is what a run now would say; reusing it keeps
-    // the page from adding fetches of the main container while Prometheus scrapes often. Other
-    // collectors run as for a scrape (sharing a run in flight).
+    // the page from adding fetches of the main container while Prometheus scrapes often. Only a
+    // scrape's, though: the sampler's own last run ended less than an interval ago too, and
+    // reusing it would repeat the previous snapshot. Otherwise collectors run as for a scrape
+    // (sharing a run in flight).
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<const CollectResult>> results;
     bool fresh = true;
     for (const auto& runner : active->runners) {
       auto [result, at] = runner->LastResult();
-      fresh = fresh && result && now - at < kStatusSampleInterval;
+      fresh = fresh && result && at > own_run_ended && now - at < interval;
       results.push_back(std::move(result));
     }
-    if (!fresh) results = CollectAll(*active, now + active->timeout);
+    if (!fresh) {
+      results = CollectAll(*active, now + active->timeout);
+      own_run_ended = std::chrono::steady_clock::now();
+    }
     std::vector<CollectorOutput> outputs;
     for (size_t i = 0; i < results.size(); ++i) {
       const CollectorRunner& runner = *active->runners[i];
@@ -441,8 +450,8 @@ HttpReply App::ServeStatusPage(const HttpRequestInfo& request) {
   // The page shows the history the sampler keeps; loading it runs no collector.
   const auto history = status_history_.Snapshots();
   const StatusReport report =
-      BuildStatusReport(PageData(), history, kStatusSampleInterval, status_history_.capacity(),
-                        status_history_.ApproximateBytes());
+      BuildStatusReport(PageData(), history, options_.status_sample_interval,
+                        status_history_.capacity(), status_history_.ApproximateBytes());
   HttpReply reply;
   reply.compressible = true;
   reply.headers.emplace_back("Cache-Control", "no-store");
@@ -467,9 +476,9 @@ HttpReply App::ServeStatusJson(const HttpRequestInfo&) {
   reply.content_type = "application/json";
   reply.compressible = true;
   reply.headers.emplace_back("Cache-Control", "no-store");
-  reply.body = RenderStatusJson(BuildStatusReport(PageData(), history, kStatusSampleInterval,
-                                                  status_history_.capacity(),
-                                                  status_history_.ApproximateBytes()));
+  reply.body = RenderStatusJson(
+      BuildStatusReport(PageData(), history, options_.status_sample_interval,
+                        status_history_.capacity(), status_history_.ApproximateBytes()));
   return reply;
 }
 

@@ -31,6 +31,9 @@ struct AppOptions {
   std::string telemetry_path = "/metrics";
   std::string web_config_file;  // exporter-toolkit web config; empty for plain HTTP
   int web_threads = 8;
+  // How often the status page's sampler takes a snapshot; zero runs no sampler (the page then
+  // shows no history). Only benchmarks change it (hidden flag --status.sample-interval-ms).
+  std::chrono::milliseconds status_sample_interval = kStatusSampleInterval;
 };
 
 // The exporter process: owns the configuration, the collectors and the HTTP server, and
@@ -72,7 +75,7 @@ class App {
       const Active& active, std::chrono::steady_clock::time_point deadline);
   // Runs every collector (concurrently) and adds the exporter's own metrics.
   Gathered Gather(std::chrono::steady_clock::time_point deadline);
-  // The status page's history: a snapshot every kStatusSampleInterval until stopped.
+  // The status page's history: a snapshot every options_.status_sample_interval until stopped.
   void SampleStatus(std::stop_token stop);
   StatusPageData PageData() const;
   std::string HealthProblem() const;

@@ -63,6 +63,8 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
     if (name == "log.format") target = &flags.log_format;
     std::string threads;
     if (name == "web.max-threads") target = &threads;
+    std::string sample_interval;
+    if (name == "status.sample-interval-ms") target = &sample_interval;
     if (target == nullptr) {
       error = "unknown flag --" + name;
       return std::nullopt;
@@ -81,6 +83,19 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
       if (ec != std::errc() || end != threads.data() + threads.size() ||
           flags.web_max_threads < 1 || flags.web_max_threads > 16384) {
         error = "--web.max-threads: want a number from 1 to 16384, got \"" + threads + "\"";
+        return std::nullopt;
+      }
+    }
+    if (target == &sample_interval) {
+      const auto [end, ec] =
+          std::from_chars(sample_interval.data(), sample_interval.data() + sample_interval.size(),
+                          flags.status_sample_interval_ms);
+      if (ec != std::errc() || end != sample_interval.data() + sample_interval.size() ||
+          flags.status_sample_interval_ms < 0 || flags.status_sample_interval_ms > 3600000) {
+        error =
+            "--status.sample-interval-ms: want milliseconds from 0 (no sampler) to 3600000, "
+            "got \"" +
+            sample_interval + "\"";
         return std::nullopt;
       }
     }

@@ -15,6 +15,9 @@ struct Flags {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   int web_max_threads = 8;
+  // Hidden (not in Usage()): the status sampler's interval in ms, 0 for no sampler. Only the
+  // access-log benchmark sets it, to compare throughput with and without snapshots in one run.
+  int status_sample_interval_ms = 5000;
   bool config_check = false;
   bool version = false;
   bool help = false;

@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   options.telemetry_path = flags->telemetry_path;
   options.web_config_file = flags->web_config_file;
   options.web_threads = flags->web_max_threads;
+  options.status_sample_interval = std::chrono::milliseconds(flags->status_sample_interval_ms);
   sidecar::App app(options, logger);
   if (!app.Start()) return 1;
 

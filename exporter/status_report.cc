@@ -346,11 +346,11 @@ std::optional<QuantileEstimate> EstimateQuantile(const std::vector<double>& uppe
 }
 
 StatusReport BuildStatusReport(StatusPageData page, Snapshots history,
-                               std::chrono::seconds sample_interval, std::size_t capacity,
+                               std::chrono::milliseconds sample_interval, std::size_t capacity,
                                std::size_t history_bytes) {
   StatusReport report;
   report.page = std::move(page);
-  report.sample_interval_seconds = static_cast<double>(sample_interval.count());
+  report.sample_interval_seconds = std::chrono::duration<double>(sample_interval).count();
   report.snapshots = history.size();
   report.capacity = capacity;
   report.history_bytes = history_bytes;

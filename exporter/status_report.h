@@ -130,7 +130,7 @@ struct StatusReport {
 // Computes the page's figures from the history (oldest snapshot first).
 StatusReport BuildStatusReport(StatusPageData page,
                                std::span<const std::shared_ptr<const StatusSnapshot>> history,
-                               std::chrono::seconds sample_interval, std::size_t capacity,
+                               std::chrono::milliseconds sample_interval, std::size_t capacity,
                                std::size_t history_bytes);
 
 }  // namespace sidecar

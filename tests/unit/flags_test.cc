@@ -32,5 +32,25 @@ TEST_CASE("bad flags are refused with a reason", "[flags]") {
   CHECK(ParseFlags({"--version"}, error));
 }
 
+TEST_CASE("the status sampler's interval is a hidden flag for benchmarks", "[flags]") {
+  std::string error;
+  const auto defaults = ParseFlags({"--config.file=a"}, error);
+  REQUIRE(defaults);
+  CHECK(defaults->status_sample_interval_ms == 5000);
+  CHECK_THAT(Usage(), !Catch::Contains("sample-interval"));
+  const auto off = ParseFlags({"--config.file=a", "--status.sample-interval-ms=0"}, error);
+  REQUIRE(off);
+  CHECK(off->status_sample_interval_ms == 0);
+  const auto fast = ParseFlags({"--config.file=a", "--status.sample-interval-ms", "50"}, error);
+  REQUIRE(fast);
+  CHECK(fast->status_sample_interval_ms == 50);
+  CHECK_FALSE(ParseFlags({"--config.file=a", "--status.sample-interval-ms=-1"}, error));
+  CHECK(error ==
+        "--status.sample-interval-ms: want milliseconds from 0 (no sampler) to 3600000, got "
+        "\"-1\"");
+  CHECK_FALSE(ParseFlags({"--config.file=a", "--status.sample-interval-ms=5s"}, error));
+  CHECK_THAT(error, Catch::Contains("got \"5s\""));
+}
+
 }  // namespace
 }  // namespace sidecar
