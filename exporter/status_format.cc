@@ -78,4 +78,10 @@ std::string Ago(std::chrono::system_clock::time_point then,
 
 std::string Number(double value) { return Printf("%.6g", value); }
 
+std::string Gauge(std::string_view kind, std::string_view name, double value) {
+  const FamilySpec* spec = FindGaugeSpec(kind, name);
+  if (spec != nullptr && spec->unit == "s") return Seconds(value);
+  return Number(value);
+}
+
 }  // namespace sidecar::status_format

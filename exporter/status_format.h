@@ -28,5 +28,7 @@ std::string Ago(std::chrono::system_clock::time_point then,
                 std::chrono::system_clock::time_point now);
 // A plain number without a trailing ".0": "3", "2.5".
 std::string Number(double value);
+// A gauge of a status source or probe in its unit: "3", "12.5 ms".
+std::string Gauge(std::string_view kind, std::string_view name, double value);
 
 }  // namespace sidecar::status_format

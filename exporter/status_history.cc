@@ -13,10 +13,10 @@ using prometheus::MetricType;
 // Well-known families, named as their collectors export them. A new kind of status source is
 // one more profile here; the page and the JSON pick it up from these names alone.
 constexpr std::array kNginxGauges = {
-    FamilySpec{"nginx_connections_active", "", "active connections"},
-    FamilySpec{"nginx_connections_reading", "", "reading"},
-    FamilySpec{"nginx_connections_writing", "", "writing"},
-    FamilySpec{"nginx_connections_waiting", "", "waiting"},
+    FamilySpec{"nginx_connections_active", "", "active connections", "", true},
+    FamilySpec{"nginx_connections_reading", "", "reading", "", true},
+    FamilySpec{"nginx_connections_writing", "", "writing", "", true},
+    FamilySpec{"nginx_connections_waiting", "", "waiting", "", true},
 };
 constexpr std::array kNginxCounters = {
     FamilySpec{"nginx_http_requests_total", "", "requests"},
@@ -24,9 +24,9 @@ constexpr std::array kNginxCounters = {
 };
 // The names of apache_exporter (Lusitaniae), which an Apache collector keeps for its dashboards.
 constexpr std::array kApacheGauges = {
-    FamilySpec{"apache_workers", "state", "workers"},
-    FamilySpec{"apache_scoreboard", "state", "scoreboard"},
+    FamilySpec{"apache_workers", "state", "workers", "", true},
     FamilySpec{"apache_connections", "state", "connections"},
+    FamilySpec{"apache_scoreboard", "state", "scoreboard"},
 };
 constexpr std::array kApacheCounters = {
     FamilySpec{"apache_accesses_total", "", "requests"},
@@ -35,10 +35,10 @@ constexpr std::array kApacheCounters = {
 };
 // The names of php-fpm_exporter (hipages), with and without `_total` on its counters.
 constexpr std::array kPhpFpmGauges = {
-    FamilySpec{"phpfpm_active_processes", "", "active processes"},
-    FamilySpec{"phpfpm_idle_processes", "", "idle processes"},
+    FamilySpec{"phpfpm_active_processes", "", "active processes", "", true},
+    FamilySpec{"phpfpm_idle_processes", "", "idle processes", "", true},
     FamilySpec{"phpfpm_total_processes", "", "processes"},
-    FamilySpec{"phpfpm_listen_queue", "", "listen queue"},
+    FamilySpec{"phpfpm_listen_queue", "", "listen queue", "", true},
     FamilySpec{"phpfpm_processes", "state", "processes"},
 };
 constexpr std::array kPhpFpmCounters = {
@@ -51,7 +51,7 @@ constexpr std::array kPhpFpmCounters = {
 };
 // The names of blackbox_exporter.
 constexpr std::array kProbeGauges = {
-    FamilySpec{"probe_duration_seconds", "", "duration (s)"},
+    FamilySpec{"probe_duration_seconds", "", "duration", "s", true},
     FamilySpec{"probe_http_status_code", "", "HTTP status"},
 };
 
@@ -131,18 +131,37 @@ NamedValues Largest(NamedValues values, std::size_t limit) {
   return kept;
 }
 
-// The name of one series of a profile's family: its display name, the split label's value, and
-// any other label that tells series apart (a probe's target), the collector label excepted.
-std::string DisplayName(const FamilySpec& spec, const ClientMetric& metric) {
-  std::string name(spec.display);
-  std::string others;
-  for (const auto& label : metric.label) {
-    if (label.name == "collector") continue;
-    if (label.name == spec.split_label) {
-      name += " " + label.value;
-    } else {
-      others += (others.empty() ? "" : ",") + label.name + "=" + label.value;
+// The labels whose values tell a family's series apart, but for the split label and the
+// collector label. Labels every series shares (a PHP-FPM pool's `pool` and `scrape_uri`) say
+// nothing the section's title does not.
+std::vector<std::string> VaryingLabels(const MetricFamily& family, std::string_view split_label) {
+  std::vector<std::string> varying;
+  if (family.metric.size() < 2) return varying;
+  for (const auto& label : family.metric.front().label) {
+    if (label.name == "collector" || label.name == split_label) continue;
+    for (const auto& metric : family.metric) {
+      const std::string* value = LabelValue(metric, label.name);
+      if (value == nullptr || *value != label.value) {
+        varying.push_back(label.name);
+        break;
+      }
     }
+  }
+  return varying;
+}
+
+// The name of one series of a profile's family: its display name, the split label's value, and
+// the labels that tell the family's series apart (a probe's target).
+std::string DisplayName(const FamilySpec& spec, const ClientMetric& metric,
+                        const std::vector<std::string>& varying) {
+  std::string name(spec.display);
+  if (!spec.split_label.empty()) {
+    if (const std::string* value = LabelValue(metric, spec.split_label)) name += " " + *value;
+  }
+  std::string others;
+  for (const std::string& label : varying) {
+    const std::string* value = LabelValue(metric, label);
+    others += (others.empty() ? "" : ",") + label + "=" + (value ? *value : "");
   }
   if (!others.empty()) name += " {" + others + "}";
   return name;
@@ -161,8 +180,10 @@ void SampleProfile(const StatusProfile& profile, const std::vector<MetricFamily>
     for (const FamilySpec& spec : specs) {
       const MetricFamily* family = FindFamily(families, spec.family);
       if (family == nullptr) continue;
+      const std::vector<std::string> varying = VaryingLabels(*family, spec.split_label);
       for (const auto& metric : family->metric) {
-        AddNamed(into, DisplayName(spec, metric), ValueOf(family->type, metric), kMaxNamedValues);
+        AddNamed(into, DisplayName(spec, metric, varying), ValueOf(family->type, metric),
+                 kMaxNamedValues);
       }
     }
   };
@@ -198,6 +219,19 @@ std::span<const StatusProfile> StatusProfiles() { return kProfiles; }
 const StatusProfile* FindStatusProfile(std::string_view kind) {
   for (const StatusProfile& profile : kProfiles) {
     if (profile.kind == kind) return &profile;
+  }
+  return nullptr;
+}
+
+const FamilySpec* FindGaugeSpec(std::string_view kind, std::string_view gauge_name) {
+  const StatusProfile* profile = FindStatusProfile(kind);
+  if (profile == nullptr) return nullptr;
+  for (const FamilySpec& spec : profile->gauges) {
+    if (gauge_name == spec.display ||
+        (gauge_name.starts_with(spec.display) && gauge_name.size() > spec.display.size() &&
+         gauge_name[spec.display.size()] == ' ')) {
+      return &spec;
+    }
   }
   return nullptr;
 }
@@ -310,6 +344,11 @@ SourceSample StatusSampler::SampleSource(const CollectorOutput& output) {
       SampleProfile(profile, families, sample);
       break;
     }
+  }
+  // Any other collector that tails logs through the shared tailer (its sidecar_exporter_log_*
+  // families) shows its pipeline: lines read, unparsed lines, lag.
+  if (sample.kind.empty() && FindFamily(families, "sidecar_exporter_log_lines_read_total")) {
+    sample.kind = "log";
   }
   return sample;
 }

@@ -33,7 +33,8 @@ struct SourceSample {
   std::string name;  // the collector's name
   std::string type;  // the collector's type (access_log, nginx_status...)
   // The profile whose families were found ("access_log", "nginx", "apache", "php-fpm", "probe"),
-  // empty when none was (the source is then shown only in the exporter's collector table).
+  // "log" for another collector with the tailer's families, empty when none was (the source is
+  // then shown only in the exporter's collector table).
   std::string kind;
   bool collected = false;  // the collector's run succeeded
 
@@ -74,11 +75,14 @@ struct StatusSnapshot {
 };
 
 // One family the page shows for a kind of source: its name, the label that splits it into
-// rows ("state"), and how the page names it.
+// rows ("state"), how the page names it, the unit of its values ("s": written as a duration;
+// empty: a count), and whether the source's chart of current values draws it.
 struct FamilySpec {
   std::string_view family;
   std::string_view split_label;  // empty: the series are summed
   std::string_view display;
+  std::string_view unit = {};
+  bool charted = false;
 };
 
 // How the page recognises a kind of source from the metric families its collector returns, so
@@ -96,6 +100,9 @@ struct StatusProfile {
 // The profiles known to the page: nginx, Apache, PHP-FPM, probes.
 std::span<const StatusProfile> StatusProfiles();
 const StatusProfile* FindStatusProfile(std::string_view kind);
+// The gauge spec of a profile that a sampled gauge's display name comes from ("workers busy"
+// comes from "workers"), or null.
+const FamilySpec* FindGaugeSpec(std::string_view kind, std::string_view gauge_name);
 
 // How often the exporter samples its collectors for the status page, and how many snapshots it
 // keeps: 30 minutes' worth, plus the one the oldest interval starts from.

@@ -33,7 +33,8 @@ svg .grid{stroke:var(--line);stroke-width:1}svg .line{fill:none;stroke-width:1.5
 .k-down{fill:#cf222e;background:#cf222e}
 .key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
 .legend{margin:.1em 0 .8em;font-size:.9em}
-@media (max-width:40em){body{padding:.5em;font-size:14px}td,th{padding:.2em .35em}}
+@media (max-width:40em){body{padding:.5em;font-size:14px}td,th{padding:.2em .35em}
+td.n{white-space:normal}svg text{font-size:17px}}
 )";
 
 std::string Cell(std::string_view text, std::string_view field = {}, int window = 0) {
@@ -57,6 +58,13 @@ std::string WindowHeader(const std::vector<WindowFigures>& windows) {
     html += "</th>";
   }
   return html + "</tr></thead>\n<tbody>";
+}
+
+// Links are relative to the page at "/", so that they also work when the page is reached under
+// a prefix (`kubectl proxy`'s .../pods/NAME:10113/proxy/), not only through port-forward.
+std::string RelativeLink(std::string_view path) {
+  while (path.starts_with('/')) path.remove_prefix(1);
+  return path.empty() ? "./" : HtmlEscape(path);
 }
 
 std::string Badge(bool good, std::string_view good_text, std::string_view bad_text) {
@@ -281,6 +289,7 @@ std::string RenderAccessLog(const SourceReport& source, double sample_interval) 
     });
   }
   row("Response bytes/s", "response_bytes_per_second", [](const WindowFigures& f) {
+    if (f.requests <= 0) return std::string("no traffic");
     return f.response_bytes_per_second ? fmt::Bytes(*f.response_bytes_per_second) + "/s"
                                        : std::string("n/a");
   });
@@ -317,6 +326,50 @@ std::string RenderAccessLog(const SourceReport& source, double sample_interval) 
   return html;
 }
 
+// The rows of a status source's current values: one per gauge, except that a family split by a
+// label ("workers busy", "workers idle") takes one row, "busy 1 · idle 99", its members at 0
+// counted at the end, so that Apache's eleven scoreboard states take one line.
+std::vector<std::pair<std::string, std::string>> GaugeRows(const SourceReport& source) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  struct Group {
+    std::size_t row;
+    std::string values;
+    int zeros = 0;
+  };
+  std::vector<std::pair<std::string_view, Group>> groups;
+  for (const auto& [name, value] : source.gauges) {
+    const FamilySpec* spec = FindGaugeSpec(source.kind, name);
+    if (spec == nullptr || spec->split_label.empty() || name.size() <= spec->display.size()) {
+      rows.emplace_back(name, Cell(fmt::Gauge(source.kind, name, value), "gauge-" + CssName(name)));
+      continue;
+    }
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [spec](const auto& g) { return g.first == spec->display; });
+    if (group == groups.end()) {
+      rows.emplace_back(spec->display, "");
+      groups.emplace_back(spec->display, Group{rows.size() - 1, "", 0});
+      group = groups.end() - 1;
+    }
+    if (value == 0) {
+      ++group->second.zeros;
+      continue;
+    }
+    const std::string member = name.substr(spec->display.size() + 1);
+    group->second.values += (group->second.values.empty() ? "" : " · ") + HtmlEscape(member) +
+                            " <b data-field=\"gauge-" + CssName(name) + "\">" +
+                            fmt::Gauge(source.kind, name, value) + "</b>";
+  }
+  for (const auto& [display, group] : groups) {
+    std::string values = group.values;
+    if (group.zeros > 0) {
+      values += std::string(values.empty() ? "" : " · ") +
+                (values.empty() ? "all " : std::to_string(group.zeros) + " more ") + "at 0";
+    }
+    rows[group.row].second = "<td>" + values + "</td>";
+  }
+  return rows;
+}
+
 std::string RenderStatusSource(const SourceReport& source, double sample_interval) {
   std::string html;
   if (!source.failure_reason.empty()) {
@@ -327,9 +380,8 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
     html +=
         "<div class=\"wrap\"><table><thead><tr><th scope=\"col\">now</th>"
         "<th scope=\"col\">value</th></tr></thead><tbody>\n";
-    for (const auto& [name, value] : source.gauges) {
-      html +=
-          "<tr><td>" + HtmlEscape(name) + "</td>" + Cell(fmt::Number(value), "gauge") + "</tr>\n";
+    for (const auto& [title, values] : GaugeRows(source)) {
+      html += "<tr><td>" + HtmlEscape(title) + "</td>" + values + "</tr>\n";
     }
     html += "</tbody></table></div>\n";
   }
@@ -346,10 +398,12 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
     for (std::size_t r = 0; r < source.windows.front().rates.size(); ++r) {
       html +=
           "<tr><th scope=\"row\">" + HtmlEscape(source.windows.front().rates[r].first) + "/s</th>";
+      const std::string field = "rate-" + CssName(source.windows.front().rates[r].first);
       for (const WindowFigures& figures : source.windows) {
         html += Cell(figures.span_seconds > 0 && r < figures.rates.size()
                          ? fmt::Rate(figures.rates[r].second)
-                         : std::string("collecting"));
+                         : std::string("collecting"),
+                     field, figures.window_seconds);
       }
       html += "</tr>\n";
     }
@@ -387,7 +441,8 @@ std::string RenderCollectors(const StatusReport& report) {
   std::string html =
       "<div class=\"wrap\"><table>\n<thead><tr><th scope=\"col\">Name</th><th "
       "scope=\"col\">Type</th>"
-      "<th scope=\"col\">Source</th><th scope=\"col\">State</th><th scope=\"col\">Last success</th>"
+      "<th scope=\"col\">Source</th><th scope=\"col\">Collection</th><th scope=\"col\">Last "
+      "success</th>"
       "<th scope=\"col\">Last duration</th><th scope=\"col\">Average, 5 min</th>"
       "<th scope=\"col\">Runs</th><th scope=\"col\">Errors</th><th scope=\"col\">Last error</th>"
       "</tr></thead><tbody>\n";
@@ -397,7 +452,8 @@ std::string RenderCollectors(const StatusReport& report) {
     if (state.runs == 0) {
       html += "<span class=\"idle\">not run yet</span>";
     } else {
-      html += Badge(state.last_success, "up", "failing");
+      // The run, not the source: a probe that finds its target down still ran fine.
+      html += Badge(state.last_success, "ok", "failing");
     }
     html += "</td><td>";
     html += state.last_success_time ? fmt::Ago(*state.last_success_time, now) : "never";
@@ -552,12 +608,12 @@ std::string RenderStatusPage(const StatusReport& report, int refresh_seconds) {
   html += "<br>";
   if (refresh_seconds > 0) {
     html += "Refreshes every " + std::to_string(refresh_seconds) +
-            " s (<a href=\"/?refresh=0\">stop</a>) · ";
+            " s (<a href=\"?refresh=0\">stop</a>) · ";
   } else {
-    html += "Not refreshing (<a href=\"/\">refresh every 10 s</a>) · ";
+    html += "Not refreshing (<a href=\"./\">refresh every 10 s</a>) · ";
   }
-  html += "<a href=\"/api/v1/status\">JSON</a> · <a href=\"" +
-          HtmlEscape(report.page.telemetry_path) + "\">metrics</a></p></header>\n<main>\n";
+  html += "<a href=\"api/v1/status\">JSON</a> · <a href=\"" +
+          RelativeLink(report.page.telemetry_path) + "\">metrics</a></p></header>\n<main>\n";
   if (report.sources.empty()) {
     html += "<p class=\"muted\">No snapshot yet: the first one is taken at start-up.</p>\n";
   }
@@ -570,14 +626,14 @@ std::string RenderStatusPage(const StatusReport& report, int refresh_seconds) {
   }
   html += RenderExporter(report);
   html += "<section id=\"endpoints\"><h2>Endpoints</h2>\n<ul>\n";
-  html += "<li><a href=\"" + HtmlEscape(report.page.telemetry_path) + "\">" +
+  html += "<li><a href=\"" + RelativeLink(report.page.telemetry_path) + "\">" +
           HtmlEscape(report.page.telemetry_path) + "</a>: metrics for Prometheus</li>\n";
   html +=
-      "<li><a href=\"/api/v1/status\">/api/v1/status</a>: this page as JSON; "
+      "<li><a href=\"api/v1/status\">/api/v1/status</a>: this page as JSON; "
       "<code>curl -H 'Accept: text/plain'</code> on / gives a text summary</li>\n";
-  html += "<li><a href=\"/healthz\">/healthz</a>: liveness</li>\n";
+  html += "<li><a href=\"healthz\">/healthz</a>: liveness</li>\n";
   html +=
-      "<li><a href=\"/readyz\">/readyz</a>: readiness (does not depend on the main "
+      "<li><a href=\"readyz\">/readyz</a>: readiness (does not depend on the main "
       "container)</li>\n</ul></section>\n</main>\n</body></html>\n";
   return html;
 }

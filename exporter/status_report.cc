@@ -1,6 +1,7 @@
 #include "exporter/status_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -145,6 +146,12 @@ WindowFigures Figures(Snapshots history, int window_seconds, const SourceSample&
         TopOver(history, first, last, latest, &SourceSample::new_requests_by_client);
     figures.parse_errors = Increase(earlier->parse_errors, latest.parse_errors);
   }
+  if (latest.kind == "log") {
+    figures.rates.emplace_back("lines read",
+                               Increase(earlier->lines_read, latest.lines_read) / span);
+    figures.rates.emplace_back("unparsed lines",
+                               Increase(earlier->parse_errors, latest.parse_errors) / span);
+  }
   for (const auto& [name, value] : latest.counters) {
     figures.rates.emplace_back(name, Increase(Find(earlier->counters, name, value), value) / span);
   }
@@ -242,11 +249,20 @@ void AddAccessLogCharts(Snapshots history, const ChartRange& range, SourceReport
 void AddStatusCharts(Snapshots history, const ChartRange& range, SourceReport& report,
                      const SourceSample& latest) {
   Chart up{"Up / down", "", Chart::Style::kUpDown, range.seconds_ago, {{"up", {}}}};
-  Chart gauges{"Current values", "", Chart::Style::kLines, range.seconds_ago, {}};
-  // The first few gauges, so that the chart stays legible.
-  for (std::size_t g = 0; g < latest.gauges.size() && g < 4; ++g) {
-    gauges.series.push_back({latest.gauges[g].first, {}});
+  // The gauges the profile charts, in one unit, at most four, so that the chart stays legible.
+  Chart gauges{"", "", Chart::Style::kLines, range.seconds_ago, {}};
+  for (const auto& [name, value] : latest.gauges) {
+    const FamilySpec* spec = FindGaugeSpec(latest.kind, name);
+    if (spec == nullptr || !spec->charted || gauges.series.size() == 4) continue;
+    if (gauges.series.empty()) {
+      gauges.unit = spec->unit;
+    } else if (gauges.unit != spec->unit) {
+      continue;
+    }
+    gauges.title += (gauges.title.empty() ? "" : ", ") + name;
+    gauges.series.push_back({name, {}});
   }
+  if (!gauges.title.empty()) gauges.title[0] = static_cast<char>(std::toupper(gauges.title[0]));
   for (std::size_t i = range.first; i < history.size(); ++i) {
     const SourceSample* now = FindSource(*history[i], latest);
     if (now == nullptr) {
@@ -267,6 +283,7 @@ void AddStatusCharts(Snapshots history, const ChartRange& range, SourceReport& r
 
 std::string TitleOf(const SourceSample& sample) {
   if (sample.kind == "access_log") return "access log";
+  if (sample.kind == "log") return sample.type;
   if (const StatusProfile* profile = FindStatusProfile(sample.kind)) {
     return std::string(profile->title);
   }

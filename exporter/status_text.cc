@@ -41,8 +41,8 @@ std::string StateOf(const SourceReport& source) {
   return "up";
 }
 
-std::string AccessLogText(const SourceReport& source) {
-  std::string text;
+// The row that names the windows of the columns below it.
+std::string Header(const SourceReport& source) {
   std::vector<std::string> header;
   for (const WindowFigures& figures : source.windows) {
     std::string title = "last " + fmt::Span(figures.window_seconds);
@@ -51,7 +51,11 @@ std::string AccessLogText(const SourceReport& source) {
     }
     header.push_back(title);
   }
-  text += Row("", header);
+  return Row("", header);
+}
+
+std::string AccessLogText(const SourceReport& source) {
+  std::string text = Header(source);
   text += Row("requests/s", PerWindow(source, [](const WindowFigures& f) {
                 return f.requests > 0
                            ? fmt::Rate(f.requests_per_second) + " (" + fmt::Number(f.requests) + ")"
@@ -75,6 +79,7 @@ std::string AccessLogText(const SourceReport& source) {
                 }));
   }
   text += Row("bytes/s", PerWindow(source, [](const WindowFigures& f) {
+                if (f.requests <= 0) return std::string("no traffic");
                 return f.response_bytes_per_second ? fmt::Bytes(*f.response_bytes_per_second)
                                                    : std::string("n/a");
               }));
@@ -109,10 +114,11 @@ std::string StatusSourceText(const SourceReport& source) {
   if (!source.gauges.empty()) {
     std::string now;
     for (const auto& [name, value] : source.gauges) {
-      now += (now.empty() ? "" : ", ") + name + " " + fmt::Number(value);
+      now += (now.empty() ? "" : ", ") + name + " " + fmt::Gauge(source.kind, name, value);
     }
     text += "  now: " + now + "\n";
   }
+  text += Header(source);
   text += Row("up", PerWindow(source, [](const WindowFigures& f) {
                 return f.up_ratio ? fmt::Number(std::round(*f.up_ratio * 1000) / 10) + " %"
                                   : std::string("collecting");

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "simdjson.h"
+#include "tests/support/apache.h"
 #include "tests/support/peers.h"
+#include "tests/support/php_fpm.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -172,6 +174,17 @@ bool WaitForSnapshotWith(ExporterProcess& exporter, const std::string& source, d
   return false;
 }
 
+// The span a window's column header names while the history is shorter than the window:
+// "last 1 min <small>(35 s so far)</small>" -> 35.
+double SpanSoFar(const std::string& dom, const std::string& section) {
+  const std::size_t start = dom.find("id=\"source-" + section + "\"");
+  const std::regex so_far(R"re(last 1 min <small>\((\d+) s so far\)</small>)re");
+  std::smatch match;
+  const std::string rest = dom.substr(start == std::string::npos ? dom.size() : start);
+  if (!std::regex_search(rest, match, so_far)) return 0;
+  return std::stod(match[1]);
+}
+
 std::string Config(const NginxServer& nginx) {
   return std::string("collectors:\n  - type: access_log\n    name: web\n") + "    paths: ['" +
          nginx.access_log().string() + "']\n    log_format: '" + kTimedFormat +
@@ -283,6 +296,176 @@ TEST_CASE("the status page is valid HTML", "[browser]") {
                     (dir / "page.html").string()});
     INFO(path << "\n" << result.output);
     CHECK(result.exit_code == 0);
+  }
+}
+
+// The pod with Apache (mod_status and its access log), PHP-FPM behind nginx, and probes: one
+// probe of each kind that passes and one that fails.
+TEST_CASE("Chromium shows Apache, PHP-FPM and probes with the numbers of the traffic sent",
+          "[browser]") {
+  if (FindExecutable("chromium").empty()) {
+    WARN("SKIP: chromium is not installed (scripts/install-deps.sh installs it)");
+    return;
+  }
+  ApacheServer apache;
+  apache.Start();
+  PhpFpmServer fpm(3, 2);
+  fpm.Start();
+  NginxServer nginx;
+  const int front = FreePort();
+  nginx.AddHttpConfig(fpm.NginxServerBlock(front));
+  nginx.Start();
+  REQUIRE(WaitForPort(front, std::chrono::seconds(5)));
+  const std::string php = "http://127.0.0.1:" + std::to_string(front);
+  const int closed = FreePort();
+  const std::string config =
+      "collectors:\n"
+      "  - {type: apache_status, name: apache, url: '" +
+      apache.url("/server-status?auto") +
+      "'}\n"
+      "  - type: access_log\n    name: apache_access\n    format: apache\n    log_format: '" +
+      ApacheServer::kTimedLogFormat + "'\n    paths: ['" + apache.timed_log().string() +
+      "']\n    labels: [method, status, path]\n"
+      "  - {type: php_fpm, name: fpm_www, address: 'unix://" +
+      fpm.unix_socket().string() +
+      "', status_path: /status}\n"
+      "  - {type: http_probe, name: home, url: '" +
+      nginx.url("/") +
+      "'}\n"
+      "  - {type: http_probe, name: checkout, url: '" +
+      nginx.url("/status/503") +
+      "'}\n"
+      "  - type: tcp_probe\n    name: web_tcp\n    address: 127.0.0.1:" +
+      std::to_string(nginx.port()) +
+      "\n    query_response: [{send: \"GET / HTTP/1.0\\r\"}, {send: \"\\r\"},"
+      " {expect: '^HTTP/1\\.1 200'}]\n"
+      "  - {type: tcp_probe, name: cache, address: '127.0.0.1:" +
+      std::to_string(closed) + "'}\n";
+  ExporterProcess exporter(config);
+  // A first snapshot before the traffic: the minute's window starts there.
+  REQUIRE(WaitForSnapshotWith(exporter, "apache_access", 0));
+  constexpr int kApacheOk = 20;
+  constexpr int kApacheMissing = 5;
+  constexpr int kPhp = 30;
+  // PHP first: the snapshot that holds Apache's last request then holds every PHP request too.
+  for (int i = 0; i < kPhp; ++i) {
+    REQUIRE(HttpGet(php + "/www/hello.php").status == 200);
+  }
+  for (int i = 0; i < kApacheOk; ++i) {
+    REQUIRE(HttpGet(apache.url("/static/index.html")).status == 200);
+  }
+  for (int i = 0; i < kApacheMissing; ++i) {
+    REQUIRE(HttpGet(apache.url("/nope")).status == 404);
+  }
+  // Wait until a snapshot holds the traffic, then load the page right away (the next snapshot is
+  // up to 5 s off; the checks read the span from the page itself).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const HttpResult status = HttpGet(exporter.url("/api/v1/status"));
+    if (status.body.find("\"/nope\",\"requests\":5") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  TempDir browser;
+  const std::string page = exporter.url("/?refresh=0");
+  const BrowserRun run = RunChromium(browser, "pod-dom", {"--dump-dom", page});
+  INFO(run.log.substr(0, 4000));
+  REQUIRE(run.result.exit_code == 0);
+  const std::string& dom = run.result.output;
+  WriteFile(ArtifactsDir() / "status-page-pod-dom.html", dom);
+
+  // Every source has its section, with the kind the page recognised.
+  for (const auto& [name, kind] :
+       std::vector<std::pair<std::string, std::string>>{{"apache", "apache"},
+                                                        {"apache-access", "access_log"},
+                                                        {"fpm-www", "php-fpm"},
+                                                        {"home", "probe"},
+                                                        {"checkout", "probe"},
+                                                        {"web-tcp", "probe"},
+                                                        {"cache", "probe"}}) {
+    INFO(name);
+    CHECK_THAT(dom, Catch::Contains("id=\"source-" + name + "\" data-kind=\"" + kind + "\""));
+  }
+
+  // Apache's access log: exactly the paths sent, beside the exporter's own mod_status fetches.
+  const std::map<std::string, std::string> paths = ListRows(dom, "apache-access", "paths");
+  CHECK(paths.at("/static/index.html") == std::to_string(kApacheOk));
+  CHECK(paths.at("/nope") == std::to_string(kApacheMissing));
+  const int status_fetches =
+      paths.contains("/server-status") ? std::stoi(paths.at("/server-status")) : 0;
+  CHECK(status_fetches >= 1);
+  const int apache_requests = kApacheOk + kApacheMissing + status_fetches;
+  CHECK(FieldText(dom, "apache-access", "requests", 60) == std::to_string(apache_requests));
+  char share[32];
+  std::snprintf(share, sizeof share, "%.1f %%", 100.0 * kApacheMissing / apache_requests);
+  CHECK(FieldText(dom, "apache-access", "share_4xx", 60) == share);
+  CHECK(FieldText(dom, "apache-access", "share_5xx", 60) == "0.0 %");
+
+  // mod_status: accesses over the minute are the traffic plus one status fetch per snapshot
+  // interval; the page shows them as a rate over the span it names.
+  const double span = SpanSoFar(dom, "apache");
+  REQUIRE(span > 0);
+  const double intervals = std::round(span / 5);
+  const auto requests_in_window = [&](const std::string& section, const std::string& field) {
+    return std::stod(FieldText(dom, section, field, 60)) * span;
+  };
+  CHECK_THAT(requests_in_window("apache", "rate-requests"),
+             Catch::WithinAbs(kApacheOk + kApacheMissing + intervals, 0.5));
+  CHECK(FieldText(dom, "apache", "up_ratio", 60) == "100 % of snapshots");
+  // Workers by state on one row; the one busy worker is the one answering the status request.
+  CHECK_THAT(dom,
+             Catch::Contains(
+                 "<td>workers</td><td>busy <b data-field=\"gauge-workers-busy\">1</b> · idle "));
+  CHECK_THAT(dom, Catch::Contains("<td>scoreboard</td><td>"));
+
+  // PHP-FPM: the static pool's three children, one of them serving the status request itself,
+  // and every PHP request nginx passed it plus one status request per snapshot interval.
+  CHECK(FieldText(dom, "fpm-www", "gauge-processes", 0) == "3");
+  CHECK(FieldText(dom, "fpm-www", "gauge-active-processes", 0) == "1");
+  CHECK(FieldText(dom, "fpm-www", "gauge-idle-processes", 0) == "2");
+  CHECK_THAT(requests_in_window("fpm-www", "rate-accepted-connections"),
+             Catch::WithinAbs(kPhp + intervals, 0.5));
+  CHECK(FieldText(dom, "fpm-www", "up_ratio", 60) == "100 % of snapshots");
+
+  // Probes: the passing ones up in every snapshot with their status, the failing ones down with
+  // their reason.
+  CHECK(FieldText(dom, "home", "up_ratio", 60) == "100 % of snapshots");
+  CHECK(FieldText(dom, "home", "gauge-HTTP-status", 0) == "200");
+  CHECK(FieldText(dom, "web-tcp", "up_ratio", 60) == "100 % of snapshots");
+  CHECK(FieldText(dom, "checkout", "up_ratio", 60) == "0 % of snapshots");
+  CHECK(FieldText(dom, "checkout", "gauge-HTTP-status", 0) == "503");
+  CHECK_THAT(dom, Catch::Contains("Failure reason: <code class=\"err\">status_code</code>"));
+  CHECK(FieldText(dom, "cache", "up_ratio", 60) == "0 % of snapshots");
+  CHECK_THAT(dom, Catch::Contains("Failure reason: <code class=\"err\">connection_refused</code>"));
+
+  // The same pod in a terminal.
+  const HttpResult text = HttpGet(exporter.url("/"), {"Accept: text/plain"});
+  WriteFile(ArtifactsDir() / "status-page-pod.txt", text.body);
+  CHECK_THAT(text.body, Catch::Contains("checkout (probe): DOWN\n  failure reason: status_code\n"));
+  CHECK_THAT(text.body,
+             Catch::Contains("cache (probe): DOWN\n  failure reason: connection_refused\n"));
+  CHECK_THAT(text.body, Catch::Contains("fpm_www (PHP-FPM): up\n"));
+  CHECK_THAT(text.body, Catch::Contains("apache (Apache): up\n"));
+
+  CHECK(ConsoleMessages(run.log).empty());
+  REQUIRE_FALSE(run.net_log.empty());
+  const NetLogRequests requests = RequestsIn(run.net_log);
+  CHECK(std::find(requests.all.begin(), requests.all.end(), page) != requests.all.end());
+  for (const std::string& url : requests.from_page) {
+    INFO(url);
+    CHECK(url.starts_with(exporter.url("/")));
+  }
+  for (const auto& [name, size] :
+       {std::pair{"pod-laptop", "1366,5200"}, std::pair{"pod-phone", "390,9000"}}) {
+    const auto file = ArtifactsDir() / (std::string("status-page-") + name + ".png");
+    std::filesystem::remove(file);
+    const BrowserRun shot = RunChromium(browser, name,
+                                        {"--window-size=" + std::string(size), "--hide-scrollbars",
+                                         "--screenshot=" + file.string(), page});
+    INFO(shot.log.substr(0, 4000));
+    CHECK(shot.result.exit_code == 0);
+    CHECK(std::filesystem::exists(file));
+    CHECK(ConsoleMessages(shot.log).empty());
   }
 }
 

@@ -319,6 +319,37 @@ TEST_CASE("nginx status: connections by state, request rate and up/down history"
   CHECK(nginx.charts[0].series[0].values[0] == 1.0);
 }
 
+TEST_CASE("another collector tailing logs shows its pipeline", "[status]") {
+  StatusSampler sampler;
+  StatusHistory history(kStatusHistoryCapacity);
+  for (int at = 0; at <= 60; at += 5) {
+    std::vector<prometheus::MetricFamily> tailer;
+    tailer.push_back(
+        MetricFamilyBuilder("sidecar_exporter_log_lines_read_total", "", MetricType::Counter)
+            .Add(at * 10.0, {{"file", "/logs/app.log"}})
+            .Build());
+    tailer.push_back(
+        MetricFamilyBuilder("sidecar_exporter_log_parse_errors_total", "", MetricType::Counter)
+            .Add(at / 5.0, {{"file", "/logs/app.log"}})
+            .Build());
+    tailer.push_back(MetricFamilyBuilder("sidecar_exporter_log_lag_bytes", "", MetricType::Gauge)
+                         .Add(512, {{"file", "/logs/app.log"}})
+                         .Build());
+    const std::vector<CollectorOutput> outputs = {{"app", "log_metrics", true, 0.001, &tailer}};
+    history.Add(sampler.Sample(kStart + std::chrono::seconds(at), outputs, {}, 0));
+  }
+  const StatusReport report = Report(history);
+  REQUIRE(report.sources.size() == 1);
+  const SourceReport& app = report.sources[0];
+  CHECK(app.kind == "log");
+  CHECK(app.title == "log_metrics");
+  CHECK(app.windows[0].rates == NamedValues{{"lines read", 10}, {"unparsed lines", 0.2}});
+  CHECK(app.windows[0].up_ratio == 1.0);
+  CHECK(app.lag_bytes_by_file == NamedValues{{"/logs/app.log", 512}});
+  REQUIRE(app.charts.size() == 1);
+  CHECK(app.charts[0].style == Chart::Style::kUpDown);
+}
+
 TEST_CASE("probes, Apache and PHP-FPM light up from their metric names alone", "[status]") {
   StatusSampler sampler;
   std::vector<prometheus::MetricFamily> probe;
@@ -343,6 +374,10 @@ TEST_CASE("probes, Apache and PHP-FPM light up from their metric names alone", "
   fpm.push_back(MetricFamilyBuilder("phpfpm_active_processes", "", MetricType::Gauge)
                     .Add(2, {{"pool", "www"}})
                     .Build());
+  fpm.push_back(MetricFamilyBuilder("phpfpm_idle_processes", "", MetricType::Gauge)
+                    .Add(1, {{"pool", "api"}})
+                    .Add(0, {{"pool", "www"}})
+                    .Build());
   const std::vector<CollectorOutput> outputs = {
       {"api", "http_probe", true, 0.25, &probe},
       {"apache", "apache_status", true, 0.01, &apache},
@@ -355,14 +390,17 @@ TEST_CASE("probes, Apache and PHP-FPM light up from their metric names alone", "
   CHECK(api.kind == "probe");
   CHECK(api.source_up == 0.0);
   CHECK(api.failure_reason == "connection_refused");
-  CHECK(api.gauges == NamedValues{{"duration (s)", 0.25}});
+  CHECK(api.gauges == NamedValues{{"duration", 0.25}});
   const SourceSample& httpd = snapshot.sources[1];
   CHECK(httpd.kind == "apache");
   CHECK(httpd.gauges == NamedValues{{"workers busy", 3}, {"workers idle", 7}});
   CHECK(httpd.counters == NamedValues{{"requests", 10}});
   const SourceSample& php = snapshot.sources[2];
   CHECK(php.kind == "php-fpm");
-  CHECK(php.gauges == NamedValues{{"active processes {pool=www}", 2}});
+  // The pool every series has is not repeated; labels that tell series apart are.
+  CHECK(php.gauges == NamedValues{{"active processes", 2},
+                                  {"idle processes {pool=api}", 1},
+                                  {"idle processes {pool=www}", 0}});
   CHECK(snapshot.sources[3].kind.empty());
   CHECK(snapshot.exporter.collect_seconds.size() == 4);
 }

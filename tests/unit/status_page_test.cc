@@ -78,7 +78,7 @@ TEST_CASE("the status page escapes what the main container sends", "[status]") {
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("failing") != std::string::npos);
   CHECK(html.find("stub_status?a=1&amp;b=2") != std::string::npos);
-  CHECK(html.find("href=\"/metrics\"") != std::string::npos);
+  CHECK(html.find("href=\"metrics\"") != std::string::npos);
 }
 
 TEST_CASE("the status page loads nothing and refreshes itself without script", "[status]") {
@@ -88,14 +88,17 @@ TEST_CASE("the status page loads nothing and refreshes itself without script", "
   CHECK(html.find("<img") == std::string::npos);
   CHECK(html.find("@import") == std::string::npos);
   CHECK(html.find("url(") == std::string::npos);
-  // Every link stays on this server.
+  // Every link stays on this server, relative to the page (so that it works under a prefix
+  // too, as through `kubectl proxy`).
   const std::regex link(R"re(href="([^"]*)")re");
+  std::vector<std::string> targets;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), link); it != std::sregex_iterator();
        ++it) {
-    const std::string target = (*it)[1];
-    INFO(target);
-    CHECK((target.starts_with("/") && !target.starts_with("//") || target == "data:,"));
+    targets.push_back((*it)[1]);
   }
+  CHECK(targets == std::vector<std::string>{"data:,", "?refresh=0", "api/v1/status", "metrics",
+                                            "metrics", "api/v1/status", "healthz", "readyz"});
+  CHECK_THAT(RenderStatusPage(MakeReport(), 0), Catch::Contains("<a href=\"./\">refresh every"));
   CHECK(html.find("<svg viewBox") != std::string::npos);
   CHECK(RenderStatusPage(MakeReport(), 0).find("http-equiv") == std::string::npos);
 }
@@ -115,9 +118,64 @@ TEST_CASE("the status page shows the figures, and no traffic as such", "[status]
   CHECK(section.find(R"(data-field="share_5xx" data-window="60">no traffic<)") !=
         std::string::npos);
   CHECK(section.find("%") == std::string::npos);
+  CHECK(section.find(R"(data-field="response_bytes_per_second" data-window="60">no traffic<)") !=
+        std::string::npos);
   // nginx: its gauges and up history.
   CHECK(html.find("active connections") != std::string::npos);
   CHECK(html.find("class=\"k-up\"") != std::string::npos);
+}
+
+TEST_CASE("a status source's states share a row, a probe's duration is a duration", "[status]") {
+  StatusSampler sampler;
+  StatusHistory history(kStatusHistoryCapacity);
+  for (int at = 0; at <= 10; at += 5) {
+    std::vector<prometheus::MetricFamily> apache;
+    apache.push_back(MetricFamilyBuilder("apache_up", "", MetricType::Gauge).Add(1).Build());
+    apache.push_back(MetricFamilyBuilder("apache_workers", "", MetricType::Gauge)
+                         .Add(3, {{"state", "busy"}})
+                         .Add(7, {{"state", "idle"}})
+                         .Build());
+    apache.push_back(MetricFamilyBuilder("apache_scoreboard", "", MetricType::Gauge)
+                         .Add(0, {{"state", "dns"}})
+                         .Add(7, {{"state", "idle"}})
+                         .Add(0, {{"state", "read"}})
+                         .Build());
+    apache.push_back(MetricFamilyBuilder("apache_connections", "", MetricType::Gauge)
+                         .Add(0, {{"state", "total"}})
+                         .Build());
+    std::vector<prometheus::MetricFamily> probe;
+    probe.push_back(MetricFamilyBuilder("probe_success", "", MetricType::Gauge).Add(1).Build());
+    probe.push_back(
+        MetricFamilyBuilder("probe_duration_seconds", "", MetricType::Gauge).Add(0.0125).Build());
+    const std::vector<CollectorOutput> outputs = {{"httpd", "apache_status", true, 0.01, &apache},
+                                                  {"api", "http_probe", true, 0.01, &probe}};
+    history.Add(sampler.Sample(kStart + std::chrono::seconds(at), outputs, {}, 0));
+  }
+  StatusPageData page;
+  page.started = kStart;
+  page.now = kStart + std::chrono::seconds(11);
+  const auto snapshots = history.Snapshots();
+  const StatusReport report = BuildStatusReport(page, snapshots, kStatusSampleInterval,
+                                                history.capacity(), history.ApproximateBytes());
+  const std::string html = RenderStatusPage(report, 0);
+  CHECK_THAT(
+      html,
+      Catch::Contains(
+          R"(<tr><td>workers</td><td>busy <b data-field="gauge-workers-busy">3</b> · idle <b data-field="gauge-workers-idle">7</b></td></tr>)"));
+  CHECK_THAT(
+      html,
+      Catch::Contains(
+          R"(<tr><td>scoreboard</td><td>idle <b data-field="gauge-scoreboard-idle">7</b> · 2 more at 0</td></tr>)"));
+  CHECK_THAT(html, Catch::Contains(R"(<tr><td>connections</td><td>all at 0</td></tr>)"));
+  CHECK_THAT(html, Catch::Contains(R"(data-field="gauge-duration" data-window="0">12.5 ms<)"));
+  // The probe's chart draws its duration in seconds; Apache's, the workers by state.
+  REQUIRE(report.sources.size() == 2);
+  REQUIRE(report.sources[0].charts.size() == 2);
+  CHECK(report.sources[0].charts[1].title == "Workers busy, workers idle");
+  REQUIRE(report.sources[1].charts.size() == 2);
+  CHECK(report.sources[1].charts[1].title == "Duration");
+  CHECK(report.sources[1].charts[1].unit == "s");
+  CHECK_THAT(RenderStatusText(report), Catch::Contains("now: duration 12.5 ms"));
 }
 
 TEST_CASE("the status JSON has stable field names and null for no traffic", "[status]") {
