@@ -1,5 +1,6 @@
 #include "exporter/status_format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -77,6 +78,30 @@ std::string Ago(std::chrono::system_clock::time_point then,
 }
 
 std::string Number(double value) { return Printf("%.6g", value); }
+
+std::vector<GaugeRow> GaugeRows(const SourceReport& source) {
+  std::vector<GaugeRow> rows;
+  for (const auto& [name, value] : source.gauges) {
+    const FamilySpec* spec = FindGaugeSpec(source.kind, name);
+    if (spec == nullptr || spec->split_label.empty() || name.size() <= spec->display.size()) {
+      rows.push_back({name, false, {{"", name, value}}, 0});
+      continue;
+    }
+    auto row = std::find_if(rows.begin(), rows.end(), [spec](const GaugeRow& r) {
+      return r.split && r.title == spec->display;
+    });
+    if (row == rows.end()) {
+      rows.push_back({std::string(spec->display), true, {}, 0});
+      row = rows.end() - 1;
+    }
+    if (value == 0) {
+      ++row->zeros;
+    } else {
+      row->members.push_back({name.substr(spec->display.size() + 1), name, value});
+    }
+  }
+  return rows;
+}
 
 std::string Gauge(std::string_view kind, std::string_view name, double value) {
   const FamilySpec* spec = FindGaugeSpec(kind, name);

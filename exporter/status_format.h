@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "exporter/status_report.h"
 
@@ -30,5 +31,34 @@ std::string Ago(std::chrono::system_clock::time_point then,
 std::string Number(double value);
 // A gauge of a status source or probe in its unit: "3", "12.5 ms".
 std::string Gauge(std::string_view kind, std::string_view name, double value);
+
+// The current values of a status source as rows: one per gauge, except that the members of a
+// family split by a label ("workers busy", "workers idle") share the row "workers", those at 0
+// only counted, so that Apache's eleven scoreboard states take one line.
+struct GaugeMember {
+  std::string label;  // "busy"; empty for a gauge of its own
+  std::string name;   // the gauge's full display name
+  double value = 0;
+};
+struct GaugeRow {
+  std::string title;
+  bool split = false;
+  std::vector<GaugeMember> members;  // those not at 0, for a split family
+  int zeros = 0;                     // members at 0, for a split family
+};
+std::vector<GaugeRow> GaugeRows(const SourceReport& source);
+// "busy 1 · idle 99 · 9 more at 0", each value through `value` (which may add markup).
+template <typename ValueText>
+std::string SplitRowText(const GaugeRow& row, ValueText&& value) {
+  std::string text;
+  for (const GaugeMember& member : row.members) {
+    text += (text.empty() ? "" : " · ") + member.label + " " + value(member);
+  }
+  if (row.zeros > 0) {
+    text +=
+        std::string(text.empty() ? "all" : " · " + std::to_string(row.zeros) + " more") + " at 0";
+  }
+  return text;
+}
 
 }  // namespace sidecar::status_format

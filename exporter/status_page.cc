@@ -34,7 +34,7 @@ svg .grid{stroke:var(--line);stroke-width:1}svg .line{fill:none;stroke-width:1.5
 .key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
 .legend{margin:.1em 0 .8em;font-size:.9em}
 @media (max-width:40em){body{padding:.5em;font-size:14px}td,th{padding:.2em .35em}
-td.n{white-space:normal}svg text{font-size:17px}}
+td.n{white-space:normal}svg{overflow:visible}svg text{font-size:17px}}
 )";
 
 std::string Cell(std::string_view text, std::string_view field = {}, int window = 0) {
@@ -326,50 +326,6 @@ std::string RenderAccessLog(const SourceReport& source, double sample_interval) 
   return html;
 }
 
-// The rows of a status source's current values: one per gauge, except that a family split by a
-// label ("workers busy", "workers idle") takes one row, "busy 1 · idle 99", its members at 0
-// counted at the end, so that Apache's eleven scoreboard states take one line.
-std::vector<std::pair<std::string, std::string>> GaugeRows(const SourceReport& source) {
-  std::vector<std::pair<std::string, std::string>> rows;
-  struct Group {
-    std::size_t row;
-    std::string values;
-    int zeros = 0;
-  };
-  std::vector<std::pair<std::string_view, Group>> groups;
-  for (const auto& [name, value] : source.gauges) {
-    const FamilySpec* spec = FindGaugeSpec(source.kind, name);
-    if (spec == nullptr || spec->split_label.empty() || name.size() <= spec->display.size()) {
-      rows.emplace_back(name, Cell(fmt::Gauge(source.kind, name, value), "gauge-" + CssName(name)));
-      continue;
-    }
-    auto group = std::find_if(groups.begin(), groups.end(),
-                              [spec](const auto& g) { return g.first == spec->display; });
-    if (group == groups.end()) {
-      rows.emplace_back(spec->display, "");
-      groups.emplace_back(spec->display, Group{rows.size() - 1, "", 0});
-      group = groups.end() - 1;
-    }
-    if (value == 0) {
-      ++group->second.zeros;
-      continue;
-    }
-    const std::string member = name.substr(spec->display.size() + 1);
-    group->second.values += (group->second.values.empty() ? "" : " · ") + HtmlEscape(member) +
-                            " <b data-field=\"gauge-" + CssName(name) + "\">" +
-                            fmt::Gauge(source.kind, name, value) + "</b>";
-  }
-  for (const auto& [display, group] : groups) {
-    std::string values = group.values;
-    if (group.zeros > 0) {
-      values += std::string(values.empty() ? "" : " · ") +
-                (values.empty() ? "all " : std::to_string(group.zeros) + " more ") + "at 0";
-    }
-    rows[group.row].second = "<td>" + values + "</td>";
-  }
-  return rows;
-}
-
 std::string RenderStatusSource(const SourceReport& source, double sample_interval) {
   std::string html;
   if (!source.failure_reason.empty()) {
@@ -380,8 +336,25 @@ std::string RenderStatusSource(const SourceReport& source, double sample_interva
     html +=
         "<div class=\"wrap\"><table><thead><tr><th scope=\"col\">now</th>"
         "<th scope=\"col\">value</th></tr></thead><tbody>\n";
-    for (const auto& [title, values] : GaugeRows(source)) {
-      html += "<tr><td>" + HtmlEscape(title) + "</td>" + values + "</tr>\n";
+    for (const fmt::GaugeRow& row : fmt::GaugeRows(source)) {
+      html += "<tr><td>" + HtmlEscape(row.title) + "</td>";
+      if (!row.split) {
+        const fmt::GaugeMember& gauge = row.members.front();
+        html +=
+            Cell(fmt::Gauge(source.kind, gauge.name, gauge.value), "gauge-" + CssName(gauge.name));
+      } else {
+        fmt::GaugeRow escaped = row;
+        for (fmt::GaugeMember& member : escaped.members) member.label = HtmlEscape(member.label);
+        html += "<td>" +
+                fmt::SplitRowText(escaped,
+                                  [&source](const fmt::GaugeMember& member) {
+                                    return "<b data-field=\"gauge-" + CssName(member.name) + "\">" +
+                                           fmt::Gauge(source.kind, member.name, member.value) +
+                                           "</b>";
+                                  }) +
+                "</td>";
+      }
+      html += "</tr>\n";
     }
     html += "</tbody></table></div>\n";
   }

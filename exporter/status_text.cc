@@ -11,16 +11,21 @@ namespace {
 
 namespace fmt = status_format;
 
+// A row's label, indented and padded to the first column.
+std::string Label(std::string_view label) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "  %-22.22s ", std::string(label).c_str());
+  return buffer;
+}
+
 // A row of a label and one column per window, padded for a terminal.
 std::string Row(std::string_view label, const std::vector<std::string>& cells) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "  %-18.18s", std::string(label).c_str());
-  std::string line = buffer;
+  std::string line = Label(label);
   for (const std::string& cell : cells) {
     // Width in code points: "≈" and "–" take three bytes but one column.
     std::size_t columns = 0;
     for (const char c : cell) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    line += cell + std::string(columns < 26 ? 26 - columns : 1, ' ');
+    line += cell + std::string(columns < 24 ? 24 - columns : 1, ' ');
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line + "\n";
@@ -41,21 +46,22 @@ std::string StateOf(const SourceReport& source) {
   return "up";
 }
 
-// The row that names the windows of the columns below it.
+// The row that names the windows of the columns below it, once for every source (they share
+// the history).
 std::string Header(const SourceReport& source) {
   std::vector<std::string> header;
   for (const WindowFigures& figures : source.windows) {
-    std::string title = "last " + fmt::Span(figures.window_seconds);
+    std::string title = fmt::Span(figures.window_seconds);
     if (figures.span_seconds > 0 && figures.span_seconds + 1 < figures.window_seconds) {
       title += " (" + fmt::Span(figures.span_seconds) + " so far)";
     }
     header.push_back(title);
   }
-  return Row("", header);
+  return Row("last", header);
 }
 
 std::string AccessLogText(const SourceReport& source) {
-  std::string text = Header(source);
+  std::string text;
   text += Row("requests/s", PerWindow(source, [](const WindowFigures& f) {
                 return f.requests > 0
                            ? fmt::Rate(f.requests_per_second) + " (" + fmt::Number(f.requests) + ")"
@@ -89,7 +95,7 @@ std::string AccessLogText(const SourceReport& source) {
     for (const auto& [status, count] : five.status_mix) {
       mix += (mix.empty() ? "" : "  ") + status + ": " + fmt::Number(count);
     }
-    text += "  status, 5 min:    " + mix + "\n";
+    text += Label("status, 5 min") + mix + "\n";
   }
   const auto top = [&text](std::string_view title, const std::optional<NamedValues>& values) {
     if (!values || values->empty()) return;
@@ -98,10 +104,10 @@ std::string AccessLogText(const SourceReport& source) {
       line +=
           (line.empty() ? "" : "  ") + (*values)[i].first + " " + fmt::Number((*values)[i].second);
     }
-    text += "  " + std::string(title) + line + "\n";
+    text += Label(title) + line + "\n";
   };
-  top("top paths, 5 min: ", five.top_paths);
-  top("top clients, 5m:  ", five.top_clients);
+  top("top paths, 5 min", five.top_paths);
+  top("top clients, 5 min", five.top_clients);
   for (const auto& [file, bytes] : source.lag_bytes_by_file) {
     text += "  lag " + fmt::Bytes(bytes) + " behind " + file + "\n";
   }
@@ -110,15 +116,21 @@ std::string AccessLogText(const SourceReport& source) {
 
 std::string StatusSourceText(const SourceReport& source) {
   std::string text;
-  if (!source.failure_reason.empty()) text += "  failure reason: " + source.failure_reason + "\n";
   if (!source.gauges.empty()) {
     std::string now;
-    for (const auto& [name, value] : source.gauges) {
-      now += (now.empty() ? "" : ", ") + name + " " + fmt::Gauge(source.kind, name, value);
+    for (const fmt::GaugeRow& row : fmt::GaugeRows(source)) {
+      now += now.empty() ? "" : "; ";
+      if (row.split) {
+        now += row.title + ": " + fmt::SplitRowText(row, [&source](const fmt::GaugeMember& m) {
+                 return fmt::Gauge(source.kind, m.name, m.value);
+               });
+      } else {
+        const fmt::GaugeMember& gauge = row.members.front();
+        now += gauge.name + " " + fmt::Gauge(source.kind, gauge.name, gauge.value);
+      }
     }
     text += "  now: " + now + "\n";
   }
-  text += Header(source);
   text += Row("up", PerWindow(source, [](const WindowFigures& f) {
                 return f.up_ratio ? fmt::Number(std::round(*f.up_ratio * 1000) / 10) + " %"
                                   : std::string("collecting");
@@ -142,8 +154,11 @@ std::string RenderStatusText(const StatusReport& report) {
                      fmt::Uptime(std::chrono::duration<double>(page.now - page.started).count()) +
                      "; health " + page.health + "; " + page.readiness + "\n";
   if (!page.last_reload_successful) text += "last reload FAILED: " + page.last_reload_error + "\n";
+  if (!report.sources.empty()) text += "\n" + Header(report.sources.front());
   for (const SourceReport& source : report.sources) {
-    text += "\n" + source.name + " (" + source.title + "): " + StateOf(source) + "\n";
+    text += "\n" + source.name + " (" + source.title + "): " + StateOf(source);
+    if (!source.failure_reason.empty()) text += ": " + source.failure_reason;
+    text += "\n";
     if (source.kind == "access_log") {
       text += AccessLogText(source);
     } else if (!source.kind.empty()) {

@@ -217,7 +217,9 @@ TEST_CASE("the text summary fits a terminal screen", "[status]") {
     CHECK(columns <= 100);
   }
   CHECK(count <= 40);
-  CHECK(text.find("5xx               0.0 %") != std::string::npos);
+  CHECK(text.find("\n  5xx                    0.0 %                   0.0 %") != std::string::npos);
+  // The windows are named once, above every source.
+  CHECK(text.find("\n  last                   1 min                   5 min") != std::string::npos);
   CHECK(text.find("quiet (access log): up") != std::string::npos);
   CHECK(text.find("no traffic") != std::string::npos);
   CHECK(text.find("nginx (nginx): up") != std::string::npos);
