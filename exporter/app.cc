@@ -170,11 +170,14 @@ void App::Reload() {
 void App::Stop() {
   stop_.request_stop();
   ready_ = false;
-  server_.reset();
+  // The sampler first: its collections commit log positions too, and after the last scrape's
+  // answer nothing may commit what no scrape returned.
   if (status_sampler_.joinable()) {
     status_sampler_.request_stop();
     status_sampler_.join();
   }
+  // Scrapes in flight still get their answers (ConnectionGate drains), new ones are refused.
+  server_.reset();
   std::lock_guard lock(mutex_);
   active_.reset();
 }

@@ -171,14 +171,20 @@ void ConnectionGate::Run(std::stop_token stop) {
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   std::vector<epoll_event> events(256);
   Clock::time_point last_sweep = Clock::now();
-  while (!stop.stop_requested()) {
+  std::optional<Clock::time_point> drain_until;
+  while (true) {
+    if (stop.stop_requested() && !drain_until) {
+      drain_until = Clock::now() + options_.stop_drain_timeout;
+      BeginDrain();
+    }
+    if (drain_until && (relays_ == 0 || Clock::now() >= *drain_until)) break;
     const int count = epoll_wait(epoll_fd_.get(), events.data(), static_cast<int>(events.size()),
                                  static_cast<int>(kSweepInterval.count()));
     for (int i = 0; i < count; ++i) {
       const std::uint64_t tag = events[i].data.u64;
       if (tag == kWakeTag) continue;
       if (tag == kListenTag) {
-        AcceptAll();
+        if (!draining_) AcceptAll();
         continue;
       }
       const auto it = connections_.find(static_cast<int>(tag >> 1));
@@ -195,7 +201,7 @@ void ConnectionGate::Run(std::stop_token stop) {
         Pump(connection);
       }
     }
-    StartRelays();
+    if (!draining_) StartRelays();
     const Clock::time_point now = Clock::now();
     if (now - last_sweep >= kSweepInterval) {
       Sweep(now);
@@ -203,6 +209,20 @@ void ConnectionGate::Run(std::stop_token stop) {
     }
   }
   connections_.clear();  // closes every descriptor
+}
+
+void ConnectionGate::BeginDrain() {
+  draining_ = true;
+  // New connections are refused from now on; requests not yet passed on were not handled, so
+  // closing them loses nothing (the client tries the next instance).
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
+  listen_fd_.Reset();
+  ready_.clear();
+  std::vector<int> idle;
+  for (const auto& [fd, connection] : connections_) {
+    if (connection.state != State::kRelaying) idle.push_back(fd);
+  }
+  for (const int fd : idle) Close(fd);
 }
 
 void ConnectionGate::AcceptAll() {
@@ -581,7 +601,7 @@ void ConnectionGate::Pump(Connection& connection) {
 
 void ConnectionGate::FinishResponse(Connection& connection) {
   const int client = connection.client.get();
-  if (connection.close_after_response ||
+  if (draining_ || connection.close_after_response ||
       (connection.response_length && connection.response_bytes > *connection.response_length)) {
     Close(client);
     return;
@@ -644,7 +664,7 @@ void ConnectionGate::Sweep(Clock::time_point now) {
     if (connection.deadline <= now) expired.push_back(fd);
   }
   for (const int fd : expired) Close(fd);
-  if (!accepting_) {
+  if (!accepting_ && !draining_) {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = kListenTag;

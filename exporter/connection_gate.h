@@ -58,6 +58,10 @@ struct ConnectionGateOptions {
   // Requests being relayed at once (each holds two 16 KiB buffers); more wait their turn.
   std::size_t max_relays = 256;
   int listen_backlog = 4096;
+  // On stop, responses being relayed get this long to complete (a scrape's answer commits its
+  // log positions: cutting it would hide its lines from Prometheus); new connections are refused
+  // and idle ones closed at once.
+  std::chrono::milliseconds stop_drain_timeout{1000};
 };
 
 // Owns the exporter's listening socket and hands a connection to the HTTP server only once its
@@ -71,7 +75,8 @@ struct ConnectionGateOptions {
 // that stalls after its handshake must not hold a worker either) and relays plain HTTP.
 //
 // One thread, one epoll set. Starts in the constructor (throws std::runtime_error when it cannot
-// listen); the destructor closes every connection and returns once the thread has stopped.
+// listen); the destructor stops listening, lets the responses being relayed finish (up to
+// `stop_drain_timeout`), closes every connection and returns once the thread has stopped.
 class ConnectionGate {
  public:
   explicit ConnectionGate(ConnectionGateOptions options);
@@ -139,6 +144,8 @@ class ConnectionGate {
   long WriteClient(Connection& connection, const char* data, std::size_t size);
   // Advances the TLS handshake; false when it failed (the connection is then closed).
   bool Handshake(Connection& connection);
+  // Stops listening and closes every connection that is not relaying a response.
+  void BeginDrain();
   void AcceptAll();
   // Peeks at what a waiting client sent; marks it ready once its header is whole.
   void OnClientReadable(Connection& connection);
@@ -167,6 +174,7 @@ class ConnectionGate {
   sockaddr_in backend_address_{};
   int port_ = 0;
   bool accepting_ = true;
+  bool draining_ = false;  // stopping: relays in progress finish, nothing new starts
   std::uint64_t arrivals_ = 0;
   std::size_t waiting_ = 0;
   std::size_t relays_ = 0;
