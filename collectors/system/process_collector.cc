@@ -313,7 +313,12 @@ CollectResult ProcessCollector::Collect(const CollectContext& /*context*/) {
   if (options_.match.comm) summary += " comm=" + *options_.match.comm;
   if (options_.match.cmdline) summary += " cmdline~" + *options_.match.cmdline;
   if (options_.match.exe) summary += " exe=" + *options_.match.exe;
-  summary += ": " + std::to_string(samples.size()) + " running";
+  // Zombies are listed apart: a killed main process leaves its workers as zombies until they are
+  // reaped (a pod's pause process may never do it), and they are not running.
+  const auto zombies = static_cast<std::size_t>(std::count_if(
+      samples.begin(), samples.end(), [](const ProcessSample& s) { return s.stat.state == 'Z'; }));
+  summary += ": " + std::to_string(samples.size() - zombies) + " running";
+  if (zombies > 0) summary += ", " + std::to_string(zombies) + " zombies";
   if (oldest_) summary += ", oldest pid " + std::to_string(oldest_->pid);
   summary += ", " + std::to_string(restarts_) + " restarts";
   {

@@ -1,7 +1,9 @@
 // Log files and the position file going wrong under a running exporter: each time it keeps
 // serving, says what is wrong on the status page and in sidecar_exporter_collector_success,
 // recovers by itself once the fault is gone, and counts every line written exactly once.
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -55,6 +57,49 @@ TEST_CASE("the log directory is missing, then appears", "[faults][files]") {
   LineWriter writer(log, 20'000);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   ExpectRecoveredAndExact(exporter, writer.Stop());
+}
+
+// The exporter's command prefix for permission faults. Root reads a mode-000 file anyway
+// (CAP_DAC_OVERRIDE), so as root the exporter runs through setpriv without the two capabilities
+// that bypass file permissions (dropped from its bounding and inheritable sets, so its exec does
+// not get them back): still uid 0 and the owner of the test's files, but refused a file whose mode
+// denies the owner, as a container's non-root user is. Not root: nothing to drop.
+std::vector<std::string> WithoutPermissionOverride() {
+  if (::geteuid() != 0) return {};
+  return {"setpriv", "--inh-caps=-dac_override,-dac_read_search",
+          "--bounding-set=-dac_override,-dac_read_search", "--"};
+}
+
+TEST_CASE("a log file unreadable, then readable, and after a rotation unreadable again",
+          "[faults][files]") {
+  REQUIRE_FALSE(FindExecutable("setpriv").empty());
+  TempDir dir;
+  const fs::path log = dir / "access.log";
+  const fs::path rotated = dir / "access.log.1";
+  constexpr auto kReadable = fs::perms::owner_read | fs::perms::owner_write |
+                             fs::perms::group_read | fs::perms::others_read;
+  WriteFile(log, "");
+  fs::permissions(log, fs::perms::none);
+  ExporterProcess exporter(CountingConfig(log.string(), (dir / "positions").string()), {},
+                           WithoutPermissionOverride());
+  LineWriter writer(log, 20'000);  // the test itself keeps its rights: the writer writes
+  ExpectError(exporter, "open: Permission denied");
+  CHECK_THAT(StatusPage(exporter), Catch::Contains(log.string()));
+  CHECK(SumOf(exporter.Metrics(), kLines) == 0);
+  fs::permissions(log, kReadable);
+  ScrapeUntil(exporter, [](const auto& m) {
+    return SumOf(m, kLines) > 0 && m.contains(kSuccess) && m.at(kSuccess) == 1;
+  });
+
+  // A rotation (rename, atomically swapped with the new file) to a generation created unreadable:
+  // the old one is read to its end, the new one waits for its mode to be fixed.
+  WriteFile(rotated, "");
+  fs::permissions(rotated, fs::perms::none);
+  REQUIRE(::renameat2(AT_FDCWD, log.c_str(), AT_FDCWD, rotated.c_str(), RENAME_EXCHANGE) == 0);
+  ExpectError(exporter, "open: Permission denied");
+  fs::permissions(log, kReadable);
+  ExpectRecoveredAndExact(exporter, writer.Stop());
+  CHECK(fs::file_size(log) > 0);  // lines went to the new generation too
 }
 
 TEST_CASE("the log path is replaced by a directory, then by a file again", "[faults][files]") {
