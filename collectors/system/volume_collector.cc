@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -14,21 +15,27 @@
 #include <vector>
 
 #include "collectors/core/metric_family_builder.h"
+#include "collectors/core/unique_fd.h"
 
 namespace sidecar {
 namespace {
 
-struct DirCloser {
-  void operator()(DIR* dir) const { closedir(dir); }
-};
-
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Walks one directory tree; owns the state of the walk.
+// Directories nested deeper than this are counted but not entered: each level being walked holds
+// one descriptor, so this bounds the descriptors (and the memory) of a walk whatever the tree.
+constexpr std::size_t kMaxDepth = 256;
+// getdents64 buffer, shared by all levels.
+constexpr std::size_t kDirentBuffer = 32 * 1024;
+
+// Walks one directory tree depth first, relative to open directory descriptors (openat,
+// fstatat), so that no path is ever longer than one name and memory does not grow with the
+// tree: one descriptor and its resume offset per level being walked, one read buffer, and the
+// inodes with several links.
 class VolumeWalker {
  public:
   VolumeWalker(const VolumeWalkLimits& limits, VolumeUsage& usage)
-      : limits_(limits), usage_(usage) {}
+      : limits_(limits), usage_(usage), buffer_(std::make_unique<char[]>(kDirentBuffer)) {}
 
   void Walk(const std::filesystem::path& root) {
     struct stat root_stat {};
@@ -36,24 +43,48 @@ class VolumeWalker {
       Stop(Errno("cannot stat " + root.string()));
       return;
     }
+    if (S_ISLNK(root_stat.st_mode)) {
+      Stop(root.string() +
+           " is a symlink, which is not followed; give the volume's mount point itself");
+      return;
+    }
     if (!S_ISDIR(root_stat.st_mode)) {
       Stop(root.string() + " is not a directory; give the volume's mount point");
       return;
     }
+    UniqueFd fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() < 0) {
+      Stop(Errno("cannot read " + root.string()));
+      return;
+    }
     device_ = root_stat.st_dev;
     Count(root_stat);
-    pending_.push_back(root.string());
-    while (!pending_.empty() && usage_.complete) {
-      std::string directory = std::move(pending_.back());
-      pending_.pop_back();
-      ReadDirectory(directory);
+    levels_.push_back(Level{.fd = std::move(fd), .name = root.string()});
+    while (!levels_.empty() && usage_.complete) ReadSome();
+    if (usage_.complete && deepest_skipped_ > 0) {
+      usage_.complete = false;
+      usage_.error = "directories nested deeper than " + std::to_string(kMaxDepth) +
+                     " levels were not entered; usage is a lower bound";
     }
   }
 
  private:
+  struct Level {
+    UniqueFd fd;
+    std::string name;   // for error messages: the path relative to the level above
+    off_t resume = 0;   // getdents offset of the next entry
+    bool seek = false;  // returning from a subdirectory: resume at `resume`
+  };
+
   void Stop(std::string reason) {
     usage_.complete = false;
     usage_.error = std::move(reason);
+  }
+
+  std::string PathOfTop() const {
+    std::string path;
+    for (const Level& level : levels_) path += (path.empty() ? "" : "/") + level.name;
+    return path;
   }
 
   void Count(const struct stat& entry) {
@@ -65,16 +96,28 @@ class VolumeWalker {
     ++usage_.inodes;
   }
 
-  void ReadDirectory(const std::string& directory) {
-    const std::unique_ptr<DIR, DirCloser> dir(opendir(directory.c_str()));
-    if (!dir) {
-      // Vanished meanwhile (a rotated log directory): nothing to count. Anything else is worth
-      // telling, but the rest of the tree still counts.
-      if (errno != ENOENT) usage_.error = Errno("cannot read " + directory);
+  // One getdents64 on the deepest level: counts its entries up to the first subdirectory, which
+  // becomes the deepest level; pops the level at its end.
+  void ReadSome() {
+    Level& level = levels_.back();
+    if (level.seek && lseek(level.fd.get(), level.resume, SEEK_SET) < 0) {
+      usage_.error = Errno("cannot read " + PathOfTop());
+      levels_.pop_back();
       return;
     }
-    const int fd = dirfd(dir.get());
-    while (const dirent* entry = readdir(dir.get())) {
+    level.seek = false;
+    const ssize_t n = getdents64(level.fd.get(), buffer_.get(), kDirentBuffer);
+    if (n <= 0) {
+      // Vanished meanwhile (a rotated log directory): nothing more to count. Anything else is
+      // worth telling, but the rest of the tree still counts.
+      if (n < 0 && errno != ENOENT) usage_.error = Errno("cannot read " + PathOfTop());
+      levels_.pop_back();
+      return;
+    }
+    for (ssize_t at = 0; at < n;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buffer_.get() + at);
+      at += entry->d_reclen;
+      level.resume = entry->d_off;
       const std::string_view name = entry->d_name;
       if (name == "." || name == "..") continue;
       if (++entries_ > limits_.max_entries) {
@@ -88,18 +131,37 @@ class VolumeWalker {
         return;
       }
       struct stat entry_stat {};
-      if (fstatat(fd, entry->d_name, &entry_stat, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+      if (fstatat(level.fd.get(), entry->d_name, &entry_stat, AT_SYMLINK_NOFOLLOW) != 0) {
+        continue;  // gone
+      }
       if (entry_stat.st_dev != device_) continue;  // a mount point inside: another filesystem
       Count(entry_stat);
-      if (S_ISDIR(entry_stat.st_mode)) pending_.push_back(directory + "/" + std::string(name));
+      if (!S_ISDIR(entry_stat.st_mode)) continue;
+      if (levels_.size() >= kMaxDepth) {
+        ++deepest_skipped_;
+        continue;
+      }
+      UniqueFd child(
+          openat(level.fd.get(), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (child.get() < 0) {
+        if (errno != ENOENT)
+          usage_.error = Errno("cannot read " + PathOfTop() + "/" + entry->d_name);
+        continue;
+      }
+      // The rest of this level is read after the subdirectory (depth first, like du).
+      level.seek = true;
+      levels_.push_back(Level{.fd = std::move(child), .name = std::string(name)});
+      return;
     }
   }
 
   const VolumeWalkLimits& limits_;
   VolumeUsage& usage_;
+  std::unique_ptr<char[]> buffer_;
   dev_t device_ = 0;
   std::uint64_t entries_ = 0;
-  std::vector<std::string> pending_;
+  std::uint64_t deepest_skipped_ = 0;
+  std::vector<Level> levels_;
   std::set<std::pair<dev_t, ino_t>> linked_;
 };
 

@@ -32,8 +32,11 @@ struct VolumeWalkLimits {
 
 // Walks `root` as `du -s -x -B1` and `du -s -x --inodes` count: allocated blocks (what the
 // kubelet counts against an emptyDir's sizeLimit), hard links once, symlinks not followed, other
-// filesystems not entered. Memory: the directories still to visit and the inodes with several
-// links; both bounded by `max_entries`.
+// filesystems not entered. Walks relative to open directory descriptors, so that depth is not
+// limited by PATH_MAX; directories nested more than 256 levels deep are counted but not entered
+// (the walk is then incomplete, with that reason). Memory and descriptors: one descriptor per
+// level being walked (at most 256), one 32 KiB read buffer, and the inodes with several links
+// (bounded by `max_entries`).
 VolumeUsage WalkVolume(const std::filesystem::path& root, const VolumeWalkLimits& limits);
 
 struct VolumeOptions {

@@ -35,13 +35,13 @@ size_t AppendHeader(char* data, size_t size, size_t count, void* user) {
 }  // namespace
 
 HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers,
-                   const std::string& method) {
+                   const std::string& method, std::chrono::milliseconds timeout) {
   HttpResult result;
   CURL* curl = curl_easy_init();
   curl_slist* header_list = nullptr;
   for (const auto& header : headers) header_list = curl_slist_append(header_list, header.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);

@@ -22,7 +22,8 @@ struct HttpResult {
 
 // A GET (or another method) with libcurl; the body is not decompressed.
 HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers = {},
-                   const std::string& method = "GET");
+                   const std::string& method = "GET",
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Parses the text exposition format into "name{labels}" -> value, labels as written.
 std::map<std::string, double> ParseMetrics(const std::string& text);

@@ -1,6 +1,7 @@
 #include "collectors/system/volume_collector.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,8 @@
 
 namespace sidecar {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::map<std::string, double> Values(const CollectResult& result) {
   return testing::FirstValues(result.families);
@@ -137,6 +140,88 @@ TEST_CASE("a volume path that is a file or missing is a clear error", "[volume]"
   REQUIRE(result.error);
   CHECK(*result.error == "cannot stat " + options.path.string() + ": No such file or directory");
   CHECK(Values(result).count("sidecar_volume_used_bytes") == 0);
+}
+
+TEST_CASE("symlinks are not followed: loops inside, a symlink as the path", "[volume]") {
+  testing::TempDir dir;
+  MakeTree(dir / "volume", dir / "outside");
+  const fs::path root = dir / "volume";
+  fs::create_symlink("loop-b", root / "loop-a");
+  fs::create_symlink("loop-a", root / "loop-b");
+  fs::create_symlink("..", root / "a" / "up");
+  fs::create_symlink(root, root / "a" / "b" / "self");
+  const VolumeUsage usage = WalkVolume(root, {});
+  CHECK(usage.complete);
+  CHECK(usage.error.empty());
+  CHECK(usage.allocated_bytes == Du({"du", "-s", "-x", "-B1", root.string()}));
+  CHECK(usage.inodes == Du({"du", "-s", "-x", "--inodes", root.string()}));
+
+  VolumeOptions options;
+  options.name = "logs";
+  for (const fs::path& link : {dir / "link-to-volume", dir / "loop-1"}) {
+    options.path = link;
+    if (link.filename() == "loop-1") {
+      fs::create_symlink(dir / "loop-2", dir / "loop-1");
+      fs::create_symlink(dir / "loop-1", dir / "loop-2");
+    } else {
+      fs::create_symlink(root, link);
+    }
+    VolumeCollector collector(options);
+    const CollectResult result = collector.Collect({});
+    REQUIRE(result.error);
+    CHECK(*result.error == link.string() +
+                               " is a symlink, which is not followed; give the volume's mount "
+                               "point itself");
+    CHECK(Values(result).count("sidecar_volume_used_bytes") == 0);
+  }
+}
+
+// `depth` nested directories named `name` under `root`, each holding `files` small files, made
+// relative to open descriptors: the full path may be far longer than PATH_MAX.
+void MakeChain(const fs::path& root, int depth, const std::string& name, int files) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  for (int level = 0; level < depth; ++level) {
+    for (int i = 0; i < files; ++i) {
+      const int file =
+          ::openat(fd, ("f" + std::to_string(i)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      REQUIRE(file >= 0);
+      REQUIRE(::write(file, "x", 1) == 1);
+      ::close(file);
+    }
+    REQUIRE(::mkdirat(fd, name.c_str(), 0755) == 0);
+    const int child = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ::close(fd);
+    REQUIRE(child >= 0);
+    fd = child;
+  }
+  ::close(fd);
+}
+
+TEST_CASE("a tree deeper than PATH_MAX is walked like du walks it; past 256 levels it says so",
+          "[volume]") {
+  testing::TempDir dir;
+  const std::string name(40, 'd');
+  // 200 levels of 41 bytes: paths of 8 KB, twice PATH_MAX.
+  fs::create_directory(dir / "deep");
+  MakeChain(dir / "deep", 200, name, 2);
+  const VolumeUsage usage = WalkVolume(dir / "deep", {});
+  CHECK(usage.error.empty());
+  CHECK(usage.complete);
+  CHECK(usage.inodes == 1 + 200 * 3);
+  CHECK(usage.allocated_bytes == Du({"du", "-s", "-x", "-B1", (dir / "deep").string()}));
+  CHECK(usage.inodes == Du({"du", "-s", "-x", "--inodes", (dir / "deep").string()}));
+
+  // 300 levels: the directories below level 256 are counted, not entered.
+  fs::create_directory(dir / "deeper");
+  MakeChain(dir / "deeper", 300, "d", 1);
+  const VolumeUsage deeper = WalkVolume(dir / "deeper", {});
+  CHECK_FALSE(deeper.complete);
+  CHECK(deeper.error ==
+        "directories nested deeper than 256 levels were not entered; usage is a lower bound");
+  // The root, 256 levels of one file and one directory each.
+  CHECK(deeper.inodes == 1 + 256 * 2);
+  CHECK(deeper.inodes < Du({"du", "-s", "-x", "--inodes", (dir / "deeper").string()}));
 }
 
 }  // namespace
