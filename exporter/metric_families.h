@@ -37,6 +37,7 @@ class MergedFamilySet {
 
  private:
   std::unordered_set<std::string> reserved_;
+  std::string scratch_;
   std::unordered_map<std::string_view, std::size_t> index_;
   std::vector<std::vector<const MergedFamily*>> groups_;
 };

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 namespace sidecar {
 
@@ -33,6 +34,14 @@ void AppendValue(double value, std::string& out) {
     out += "NaN";
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
+  } else if (std::abs(value) < 9007199254740992.0 && value == std::trunc(value) &&
+             static_cast<std::int64_t>(value) % 10 != 0) {
+    // Counts: the shortest form of an integer without trailing zeros is the integer itself
+    // (scientific notation would be longer), and writing it as one is much cheaper.
+    char buffer[24];
+    const auto [end, ec] =
+        std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(value));
+    out.append(buffer, end);
   } else {
     char buffer[32];
     const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);

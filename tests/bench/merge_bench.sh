@@ -7,7 +7,9 @@
 # the script prints scrapes/s and CPU per scrape of each proxy, and the time each adds to a
 # scrape over fetching the endpoint directly. Target: the sidecar adds <= 2 ms per scrape.
 # Options (environment): DURATION in seconds with an "s" (default 10s), SERIES (default 10000),
-# BUILD_DIR (an existing build to use as is instead of configuring build-bench for Release).
+# BUILD_DIR (an existing build to use as is instead of configuring build-bench for Release),
+# BEFORE (another sidecar-exporter binary, such as one built from an older commit, measured in
+# the same run on the same endpoint and printed as "before").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${DURATION:-10s}
@@ -59,6 +61,15 @@ printf 'collectors:\n  - {type: prometheus, name: app, url: "%s", labels: {sourc
 ours_pid=$!
 pids+=($ours_pid)
 
+before_port=
+if [[ -n ${BEFORE:-} ]]; then
+  before_port=$(free_port)
+  "$BEFORE" --config.file="$work/config.yaml" --web.listen-address="127.0.0.1:$before_port" \
+    --log.level=warn &
+  before_pid=$!
+  pids+=($before_pid)
+fi
+
 theirs_port=$(free_port)
 printf 'modules:\n  app:\n    method: http\n    http:\n      port: %s\n      path: /app-metrics\n' \
   "$nginx_port" >"$work/exporter-exporter.yml"
@@ -68,6 +79,7 @@ theirs_pid=$!
 pids+=($theirs_pid)
 wait_port "$ours_port"
 wait_port "$theirs_port"
+[[ -z $before_port ]] || wait_port "$before_port"
 
 ours_url="http://127.0.0.1:$ours_port/metrics"
 theirs_url="http://127.0.0.1:$theirs_port/proxy?module=app"
@@ -88,12 +100,21 @@ t0=$(cpu_ticks $ours_pid)
 ours=$(run_wrk "$ours_url")
 ours_cpu=$(bc -l <<<"($(cpu_ticks $ours_pid) - $t0) * 1000 / $(getconf CLK_TCK) / ($ours * $seconds)")
 added() { bc -l <<<"1000 / $1 - 1000 / $direct"; }
+if [[ -n $before_port ]]; then
+  t0=$(cpu_ticks $before_pid)
+  before=$(run_wrk "http://127.0.0.1:$before_port/metrics")
+  before_cpu=$(bc -l <<<"($(cpu_ticks $before_pid) - $t0) * 1000 / $(getconf CLK_TCK) / ($before * $seconds)")
+fi
 
 echo
 echo "merge benchmark: $samples-sample endpoint, one scraper, wrk for $duration per run, $(nproc) cores"
 printf '%-30s %12s %12s %16s\n' "" "scrapes/s" "CPU/scrape" "added/scrape"
 printf '%-30s %12.0f %12s %16s\n' "endpoint itself (nginx)" "$direct" "" ""
 printf '%-30s %12.0f %10.2fms %14.2fms\n' "sidecar-exporter (merge)" "$ours" "$ours_cpu" "$(added "$ours")"
+if [[ -n $before_port ]]; then
+  printf '%-30s %12.0f %10.2fms %14.2fms\n' "sidecar-exporter, before" "$before" "$before_cpu" \
+    "$(added "$before")"
+fi
 printf '%-30s %12.0f %10.2fms %14.2fms\n' "prometheus-exporter-exporter" "$theirs" "$theirs_cpu" "$(added "$theirs")"
 printf 'ratio (ours / theirs): scrapes/s %.2fx, CPU per scrape %.2fx\n' \
   "$(bc -l <<<"$ours/$theirs")" "$(bc -l <<<"$ours_cpu/$theirs_cpu")"

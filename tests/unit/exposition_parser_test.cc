@@ -1,6 +1,9 @@
 #include "collectors/http/exposition_parser.h"
 
+#include <bit>
 #include <catch2/catch.hpp>
+#include <charconv>
+#include <random>
 
 #include "exporter/metric_families.h"
 
@@ -108,6 +111,22 @@ TEST_CASE("OpenMetrics: _total, _created, exemplars, info and # EOF", "[expositi
         "latency_seconds_count 4\n"
         "# TYPE build_info gauge\n"
         "build_info{version=\"1.2\"} 1\n");
+}
+
+TEST_CASE("merged values are written in their shortest round-trip form", "[exposition_parser]") {
+  // AppendValue writes integers without trailing zeros on a fast path: it must equal to_chars.
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 100000; ++i) {
+    double value = static_cast<double>(static_cast<std::int64_t>(random()) >> (i % 64));
+    if (i % 4 == 1) value = std::bit_cast<double>(random());
+    if (i % 4 == 2) value = static_cast<double>(random() % 100000) * (i % 3 ? 10 : 1);
+    if (std::isnan(value) || std::isinf(value)) continue;
+    char buffer[32];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    std::string written;
+    AppendValue(value, written);
+    REQUIRE(written == std::string(buffer, end));
+  }
 }
 
 TEST_CASE("content type picks the format", "[exposition_parser]") {
