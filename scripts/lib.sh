@@ -6,6 +6,9 @@
 #   start_nginx ...      a real nginx on loopback (see below).
 #   build_bench TARGET   installs what is missing and builds TARGET in the Release tree
 #                        build-bench (the benchmarks' binaries).
+#   wait_lines_read PORT LINES   scrapes 127.0.0.1:PORT every 10 ms (up to 60 s) until the
+#                        exporter's sidecar_exporter_log_lines_read_total sums to LINES; prints
+#                        the sum.
 #   rss_kb PID, anon_kb PID   resident and private (anonymous) memory of a process, in KiB.
 #   start_nginx_exporters     real nginx plus sidecar-exporter and nginx-prometheus-exporter on
 #                        its stub_status (see below).
@@ -77,6 +80,18 @@ build_bench() {
   scripts/install-deps.sh
   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSIDECAR_BUILD_TESTS=ON >/dev/null
   cmake --build build-bench -j"$(nproc)" --target "$1" >/dev/null
+}
+
+wait_lines_read() {
+  local read=0
+  for _ in $(seq 6000); do
+    # Until the exporter listens, curl fails and the sum is 0.
+    read=$( (curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null || true) |
+      awk '/^sidecar_exporter_log_lines_read_total\{/ {s += $NF} END {printf "%d", s}')
+    ((read >= $2)) && break
+    sleep 0.01
+  done
+  echo "$read"
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -13,8 +13,6 @@
 namespace sidecar::accesslog {
 namespace {
 
-constexpr std::size_t kDroppedKeysRemembered = 16384;
-
 constexpr std::string_view kRequestsName = "accesslog_http_requests_total";
 constexpr std::string_view kResponseSizeName = "accesslog_http_response_size_bytes_total";
 constexpr std::string_view kRequestSizeName = "accesslog_http_request_size_bytes_total";
@@ -47,20 +45,6 @@ bool ValidBuckets(const std::vector<double>& buckets) {
   }
   return true;
 }
-
-// Cuts `value` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view Truncate(std::string_view value, std::size_t max) {
-  if (value.size() <= max) {
-    return value;
-  }
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  return value.substr(0, end);
-}
-
-std::uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
 }  // namespace
 
@@ -173,7 +157,7 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
 }
 
 RequestMetrics::RequestMetrics(PassKey /*key*/, RequestMetricsOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)), limiter_(options_.series_limit) {
   const FieldSet& fields = options_.fields;
   has_response_size_ = fields.Has(Field::kBodyBytesSent) || fields.Has(Field::kBytesSent);
   response_from_body_ = fields.Has(Field::kBodyBytesSent);
@@ -275,8 +259,7 @@ std::string_view RequestMetrics::Resolve(std::size_t index, const LogRecord& rec
     }
   }
   // Sanitizing writes `buffer` only for invalid text, never the case of a status held there.
-  // It may lengthen the value (U+FFFD is 3 bytes), so it comes before the cut.
-  return Truncate(SanitizeUtf8(value, buffer), kMaxLabelValueBytes);
+  return CleanLabelValue(value, buffer);
 }
 
 RequestMetrics::Series& RequestMetrics::NewSeries(std::size_t label_count) {
@@ -311,31 +294,18 @@ void RequestMetrics::Observe(const LogRecord& record) {
   for (std::size_t i = 0; i < label_count; ++i) {
     const std::string_view value = Resolve(i, record);
     values_[i] = value;
-    // Length-prefixed, so that ("a b", "c") and ("a", "b c") differ. Values are cut to
-    // kMaxLabelValueBytes, so two bytes hold any length.
-    key_.push_back(static_cast<char>(value.size() & 0xFF));
-    key_.push_back(static_cast<char>(value.size() >> 8));
-    key_.append(value);
+    AppendLabelKey(key_, value);
   }
 
   std::lock_guard lock(mutex_);
+  bool created = false;
+  const std::size_t index = limiter_.Find(key_, created);
   Series* series = nullptr;
-  if (auto it = index_.find(std::string_view(key_)); it != index_.end()) {
-    series = it->second;
-  } else if (index_.size() < options_.series_limit) {
-    series = &NewSeries(label_count);
-    index_.emplace(key_, series);
-  } else {
+  if (index == SeriesLimiter::kOverflow) {
     series = &overflow_;
     overflow_used_ = true;
-    const std::uint64_t hash = HashKey(key_);
-    if (dropped_keys_.size() < kDroppedKeysRemembered) {
-      if (dropped_keys_.insert(hash).second) {
-        ++dropped_;
-      }
-    } else if (!dropped_keys_.contains(hash)) {
-      ++dropped_;
-    }
+  } else {
+    series = created ? &NewSeries(label_count) : &series_[index];
   }
   ++series->requests;
   if (has_response_size_) {
@@ -359,7 +329,7 @@ void RequestMetrics::Observe(const LogRecord& record) {
 
 std::size_t RequestMetrics::SeriesCount() const {
   std::lock_guard lock(mutex_);
-  return index_.size();
+  return limiter_.size();
 }
 
 std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
@@ -388,7 +358,7 @@ std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
     if (overflow_used_) {
       take(overflow_);
     }
-    dropped = dropped_;
+    dropped = limiter_.dropped();
   }
 
   // Every series: the collector's name, then the configured labels in their order.

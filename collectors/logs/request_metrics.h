@@ -8,11 +8,10 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "collectors/logs/log_record.h"
+#include "collectors/logs/series_limiter.h"
 #include "prometheus/metric_family.h"
 
 namespace re2 {
@@ -23,13 +22,6 @@ namespace sidecar::accesslog {
 
 // Web-request latency buckets in seconds: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10.
 std::vector<double> DefaultDurationBuckets();
-
-// New label sets beyond this many per metric go to the `__overflow__` series.
-inline constexpr std::size_t kDefaultSeriesLimit = 2000;
-// Longer label values (a path, a named field) are cut to this many bytes.
-inline constexpr std::size_t kMaxLabelValueBytes = 256;
-// The value of every label of the series that takes label sets beyond the limit.
-inline constexpr std::string_view kOverflowValue = "__overflow__";
 
 // One rewrite of the path label: RE2 `pattern` replaced everywhere by `replacement` (\1 for a
 // group), e.g. {R"(/users/\d+)", "/users/:id"}.
@@ -89,13 +81,11 @@ struct RequestMetricsOptions {
 //   accesslog_http_upstream_duration_seconds{collector,<labels>}    histogram
 //   sidecar_exporter_log_series_dropped_total{collector,metric}     counter
 //
-// Cardinality guard: every metric keeps at most `series_limit` label sets (they share label sets,
-// so they reach the limit together). A line with a new label set beyond the limit is counted in
-// the series whose labels are all `__overflow__`, and the dropped counter of every exported
-// metric rises once per distinct refused label set (remembered by 64-bit hash up to 16384 of
-// them; past that, every refused line whose set is not remembered counts). Memory is thus
-// bounded whatever the clients send: series_limit series, label values cut to
-// kMaxLabelValueBytes, invalid UTF-8 replaced by U+FFFD.
+// Cardinality guard (SeriesLimiter): every metric keeps at most `series_limit` label sets (they
+// share label sets, so they reach the limit together); beyond it lines go to the `__overflow__`
+// series and the dropped counter of every exported metric rises. Memory is thus bounded whatever
+// the clients send: series_limit series, label values cut to kMaxLabelValueBytes, invalid UTF-8
+// replaced by U+FFFD.
 //
 // Thread-safety: Observe() is called from one thread (the tail thread) at a time; Collect() may
 // run concurrently from any thread. They share one mutex, held by Observe() for a hash lookup
@@ -154,14 +144,6 @@ class RequestMetrics {
     Histogram duration;
     Histogram upstream;
   };
-  // Transparent, so that lookups take the key buffer without copying it into a std::string.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const {
-      return std::hash<std::string_view>{}(key);
-    }
-  };
-
   std::string_view Resolve(std::size_t index, const LogRecord& record);
   Series& NewSeries(std::size_t label_count);
   static void ObserveHistogram(Histogram& histogram, const std::vector<double>& bounds,
@@ -183,13 +165,11 @@ class RequestMetrics {
   std::string path_;
 
   mutable std::mutex mutex_;
-  // Append-only, so pointers in index_ stay valid.
+  // Append-only (deque elements do not move), indexed as limiter_ numbers label sets.
   std::deque<Series> series_;
-  std::unordered_map<std::string, Series*, KeyHash, std::equal_to<>> index_;
+  SeriesLimiter limiter_;
   Series overflow_;
   bool overflow_used_ = false;
-  std::unordered_set<std::uint64_t> dropped_keys_;
-  std::uint64_t dropped_ = 0;
 };
 
 }  // namespace sidecar::accesslog

@@ -44,7 +44,10 @@ void ApacheServer::Start() {
   // Apache cannot report an ephemeral port, so take a free one and retry if it was snatched.
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreePort();
-    const std::string user = geteuid() == 0 ? "User nobody\nGroup nogroup\n" : "";
+    std::string user = geteuid() == 0 ? "User nobody\nGroup nogroup\n" : "";
+    for (const std::string& module : extra_modules_) {
+      user += "LoadModule " + module + "_module " + modules + "/mod_" + module + ".so\n";
+    }
     WriteFile(dir_ / "httpd.conf", "ServerRoot " + root + "\nPidFile " + root +
                                        "/httpd.pid\nDefaultRuntimeDir " + root + "\nMutex file:" +
                                        root + "\nErrorLog " + root + "/logs/error.log\n" + user +
@@ -65,7 +68,7 @@ DocumentRoot )" + root + R"(/htdocs
 <Location /server-status>
   SetHandler server-status
 </Location>
-)");
+)" + extra_config_);
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{apache2, "-f", (dir_ / "httpd.conf").string(), "-DFOREGROUND"},
         dir_ / "logs" / "stdout.log");
@@ -74,6 +77,13 @@ DocumentRoot )" + root + R"(/htdocs
   }
   throw std::runtime_error("apache2 did not start; see " + (dir_ / "logs").string());
 }
+
+int ApacheServer::master_pid() const {
+  if (!process_) throw std::runtime_error("apache2 is not running");
+  return process_->pid();
+}
+
+std::vector<int> ApacheServer::child_pids() const { return ChildPids(master_pid()); }
 
 void ApacheServer::Stop() {
   if (!process_) return;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -25,13 +26,22 @@ class ApacheServer {
   ApacheServer(const ApacheServer&) = delete;
   ApacheServer& operator=(const ApacheServer&) = delete;
 
+  // Adds directives to httpd.conf before Start(); "LoadModule name" loads Debian's mod_name.so
+  // (`LoadModule("proxy")`).
+  void AddConfig(const std::string& directives) { extra_config_ += directives + "\n"; }
+  void LoadModule(const std::string& name) { extra_modules_.push_back(name); }
   void Start();
+  // The master's pid and its children's (read from /proc).
+  int master_pid() const;
+  std::vector<int> child_pids() const;
   // Graceful stop (SIGWINCH would wait for requests; SIGTERM is what a pod's stop sends).
   void Stop();
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::filesystem::path combined_log() const { return dir_ / "logs" / "combined.log"; }
   std::filesystem::path timed_log() const { return dir_ / "logs" / "timed.log"; }
+  // Apache's ErrorLog, in its default ErrorLogFormat at LogLevel warn.
+  std::filesystem::path error_log() const { return dir_ / "logs" / "error.log"; }
   const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
@@ -39,6 +49,8 @@ class ApacheServer {
   std::string mpm_;
   bool extended_status_;
   int port_ = 0;
+  std::string extra_config_;
+  std::vector<std::string> extra_modules_;
   std::unique_ptr<ChildProcess> process_;
 };
 

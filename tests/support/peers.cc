@@ -192,24 +192,7 @@ int NginxServer::master_pid() const {
   return process_->pid();
 }
 
-std::vector<int> NginxServer::worker_pids() const {
-  const int master = master_pid();
-  std::vector<int> workers;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;  // exited meanwhile
-    // "pid (comm) state ppid ...": the comm may hold spaces, so read after its last ')'.
-    std::istringstream fields(line.substr(line.rfind(')') + 2));
-    std::string state;
-    int ppid = 0;
-    fields >> state >> ppid;
-    if (ppid == master) workers.push_back(std::stoi(name));
-  }
-  return workers;
-}
+std::vector<int> NginxServer::worker_pids() const { return ChildPids(master_pid()); }
 
 void NginxServer::Crash() {
   const std::vector<int> workers = worker_pids();

@@ -64,6 +64,8 @@ class NginxServer {
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   std::filesystem::path access_log() const { return dir_ / "logs" / "access.log"; }
+  // nginx's error_log, at level warn.
+  std::filesystem::path error_log() const { return dir_ / "logs" / "error.log"; }
   // The same server also listens on this Unix domain socket.
   std::filesystem::path unix_socket() const { return dir_ / "nginx.sock"; }
   const std::filesystem::path& dir() const { return dir_.path(); }

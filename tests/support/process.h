@@ -33,6 +33,9 @@ class ChildProcess {
   std::filesystem::path log_file_;
 };
 
+// The pids of `parent`'s children (read from /proc).
+std::vector<int> ChildPids(int parent);
+
 // Runs a command to completion, feeding `input` on stdin; returns exit code and combined output.
 struct CommandResult {
   int exit_code = -1;

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "collectors/logs/position_file.h"
+#include "tests/support/families.h"
+#include "tests/support/step_waker.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar {
@@ -23,62 +25,12 @@ using testing::AppendFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-// Lets the test run the tail loop one turn at a time: Step() lets one Wait() return and comes
-// back once the poll after it has finished (the loop is waiting again), so no sleeps are needed.
-class StepWaker final : public Waker {
- public:
-  bool Wait(std::stop_token stop) override {
-    std::unique_lock lock(mutex_);
-    ++waits_;
-    cv_.notify_all();
-    cv_.wait(lock, stop, [this] { return permits_ > 0; });
-    if (stop.stop_requested()) return false;
-    --permits_;
-    return true;
-  }
+using testing::StepWaker;
+using Labels = testing::Labels;
 
-  void Step() {
-    std::unique_lock lock(mutex_);
-    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(10), [this] { return waits_ > 0; }));
-    const int target = waits_ + 1;
-    ++permits_;
-    cv_.notify_all();
-    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waits_ >= target; }));
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any cv_;
-  int waits_ = 0;
-  int permits_ = 0;
-};
-
-using Labels = std::map<std::string, std::string>;
-
-// The value of the series of `name` whose labels include `labels`; nullopt when absent.
 std::optional<double> Value(const std::vector<prometheus::MetricFamily>& families,
                             const std::string& name, const Labels& labels) {
-  for (const prometheus::MetricFamily& family : families) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      Labels have;
-      for (const auto& label : metric.label) have[label.name] = label.value;
-      bool match = true;
-      for (const auto& [key, value] : labels) match = match && have[key] == value;
-      if (!match) continue;
-      switch (family.type) {
-        case prometheus::MetricType::Counter:
-          return metric.counter.value;
-        case prometheus::MetricType::Gauge:
-          return metric.gauge.value;
-        case prometheus::MetricType::Histogram:
-          return static_cast<double>(metric.histogram.sample_count);
-        default:
-          return metric.untyped.value;
-      }
-    }
-  }
-  return std::nullopt;
+  return testing::SeriesValue(families, name, labels);
 }
 
 std::string CombinedLine(const std::string& method, const std::string& path, int status) {
