@@ -6,6 +6,7 @@
 #include "collectors/http/php_fpm_collector.h"
 #include "collectors/http/prometheus_merge_collector.h"
 #include "collectors/logs/access_log_options.h"
+#include "collectors/logs/log_metrics_options.h"
 #include "collectors/probes/http_probe_collector.h"
 #include "collectors/probes/tcp_probe_collector.h"
 #include "collectors/system/process_collector.h"
@@ -25,6 +26,8 @@ const std::vector<CollectorType>& CollectorTypes() {
       {"prometheus", "the main container's own /metrics, merged in", DecodePrometheusMerge, true},
       // Logs on a shared volume.
       {"access_log", "access logs on a shared volume", DecodeAccessLog},
+      {"log_metrics", "metrics defined over any log lines (error logs, app logs), as mtail",
+       DecodeLogMetrics},
       // Active checks of the main container.
       {"http_probe",
        "HTTP request judged by status, headers and body, as blackbox_exporter's http module",

@@ -47,7 +47,7 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
 
   // Format.
   const std::string kind_name =
-      fields.Enum("format", "nginx", {"nginx", "apache", "json", "regex"});
+      fields.Enum("format", "nginx", {"nginx", "apache", "json", "logfmt", "regex"});
   if (!accesslog::ParseLogFormatKind(kind_name, options.format_kind)) {
     options.format_kind = LogFormatKind::kNginx;  // error already recorded by Enum()
   }
@@ -59,8 +59,10 @@ CollectorFactory DecodeAccessLog(FieldDecoder& fields, const CollectorDefaults& 
       if (fields.Has("regex")) fields.Error("regex", "only used with format: regex");
       break;
     case LogFormatKind::kJson:
+    case LogFormatKind::kLogfmt:
       if (fields.Has("log_format")) {
-        fields.Error("log_format", "not used with format: json (keys are set with json_fields)");
+        fields.Error("log_format", "not used with format: " + kind_name +
+                                       " (keys are field names; json_fields renames JSON keys)");
       }
       if (fields.Has("regex")) fields.Error("regex", "only used with format: regex");
       break;

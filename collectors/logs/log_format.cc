@@ -11,8 +11,9 @@
 namespace sidecar::accesslog {
 
 bool ParseLogFormatKind(std::string_view text, LogFormatKind& kind) {
-  for (LogFormatKind candidate : {LogFormatKind::kNginx, LogFormatKind::kApache,
-                                  LogFormatKind::kJson, LogFormatKind::kRegex}) {
+  for (LogFormatKind candidate :
+       {LogFormatKind::kNginx, LogFormatKind::kApache, LogFormatKind::kJson, LogFormatKind::kRegex,
+        LogFormatKind::kLogfmt}) {
     if (text == LogFormatKindName(candidate)) {
       kind = candidate;
       return true;
@@ -31,6 +32,8 @@ std::string_view LogFormatKindName(LogFormatKind kind) {
       return "json";
     case LogFormatKind::kRegex:
       return "regex";
+    case LogFormatKind::kLogfmt:
+      return "logfmt";
   }
   return "unknown";
 }
@@ -46,7 +49,9 @@ std::unique_ptr<LogFormat> LogFormat::Compile(LogFormatKind kind, std::string_vi
     case LogFormatKind::kJson:
       return internal::CompileJson(options, error);
     case LogFormatKind::kRegex:
-      return internal::CompileRegex(format, error);
+      return internal::CompileRegex(format, options, error);
+    case LogFormatKind::kLogfmt:
+      return internal::CompileLogfmt(options, error);
   }
   error.message = "unknown log format kind";
   return nullptr;
@@ -129,19 +134,6 @@ bool HasValueSeparator(std::string_view text) {
   return false;
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 void StoreUri(std::string_view uri, LogRecord& out) {
   out.uri = uri;
   // An explicit $uri / %U / $args seen earlier in the line wins over the derived parts.
@@ -176,6 +168,39 @@ void StoreRequest(std::string_view request, LogRecord& out) {
 }
 
 }  // namespace
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool DecodeSimpleEscape(char next, char& out) {
+  switch (next) {
+    case '"':
+    case '\\':
+      out = next;
+      return true;
+    case 'n':
+      out = '\n';
+      return true;
+    case 'r':
+      out = '\r';
+      return true;
+    case 't':
+      out = '\t';
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool ParseUint64(std::string_view text, std::optional<std::uint64_t>& out) {
   if (IsMissing(text)) {
@@ -268,24 +293,11 @@ std::string_view Unescape(std::string_view value, std::string& scratch) {
       i += 3;
       continue;
     }
-    switch (next) {
-      case '"':
-      case '\\':
-        scratch.push_back(next);
-        break;
-      case 'n':
-        scratch.push_back('\n');
-        break;
-      case 'r':
-        scratch.push_back('\r');
-        break;
-      case 't':
-        scratch.push_back('\t');
-        break;
-      default:
-        scratch.push_back('\\');
-        scratch.push_back(next);
-        break;
+    if (char decoded = 0; DecodeSimpleEscape(next, decoded)) {
+      scratch.push_back(decoded);
+    } else {
+      scratch.push_back('\\');
+      scratch.push_back(next);
     }
     ++i;
   }

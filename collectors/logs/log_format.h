@@ -27,9 +27,16 @@ enum class LogFormatKind {
   // anchored unless it says so (`^`), and matches bytes (Latin-1), so that `.` and `\S` match
   // invalid UTF-8 from clients; `\xHH` escapes in values are decoded as for nginx.
   kRegex,
+  // logfmt, one record per line: `key=value key="quoted \"value\"" flag` (Go's go-logfmt, Heroku,
+  // Grafana Loki). Keys that are field names (see FieldFromName(), "request" split like $request)
+  // fill those fields, others become named fields. Quoted values may use \" \\ \/ \n \r \t \b
+  // \f and \uXXXX; a key without `=` has an empty value. Bare values end at a space or tab and
+  // may contain `=`; a `"` in a key or a bare value, an unterminated quote, a bad escape or a
+  // line with no key at all does not parse. The format string is unused.
+  kLogfmt,
 };
 
-// "nginx", "apache", "json", "regex".
+// "nginx", "apache", "json", "regex", "logfmt".
 bool ParseLogFormatKind(std::string_view text, LogFormatKind& kind);
 std::string_view LogFormatKindName(LogFormatKind kind);
 
@@ -42,6 +49,10 @@ struct LogFormatOptions {
   // upstream_connect_time, upstream_header_time, upstream_status, upstream_addr, host/http_host,
   // server_name, scheme, http_referer, http_user_agent. Other keys become named fields.
   std::vector<std::pair<std::string, std::string>> json_keys;
+  // JSON, logfmt and regex: every key or named group becomes a named field, kept as text, none
+  // fills a standard field (for logs that are not access logs, where a key `status` may say
+  // "ok"). json_keys must then be empty.
+  bool keys_as_named = false;
 };
 
 // Why a format did not compile.

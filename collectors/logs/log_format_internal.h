@@ -64,12 +64,18 @@ bool ParseUint64(std::string_view text, std::optional<std::uint64_t>& out);
 bool ParseSeconds(std::string_view text, double units_per_second, std::optional<double>& out);
 // The last attempt of a multi-value status ("502, 504 : 200").
 bool ParseLastStatus(std::string_view text, std::optional<std::uint32_t>& out);
+// The value of a hex digit, or -1.
+int HexDigit(char c);
+// The byte a backslash escape stands for, for the escapes every format shares: \" \\ \n \r \t.
+bool DecodeSimpleEscape(char next, char& out);
 // Decodes \xHH, \", \\, \n, \r, \t; appends to `scratch` and returns the decoded part.
 std::string_view Unescape(std::string_view value, std::string& scratch);
 
 std::unique_ptr<LogFormat> CompileNginx(std::string_view format, FormatError& error);
 std::unique_ptr<LogFormat> CompileApache(std::string_view format, FormatError& error);
 std::unique_ptr<LogFormat> CompileJson(const LogFormatOptions& options, FormatError& error);
-std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, FormatError& error);
+std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, const LogFormatOptions& options,
+                                        FormatError& error);
+std::unique_ptr<LogFormat> CompileLogfmt(const LogFormatOptions& options, FormatError& error);
 
 }  // namespace sidecar::accesslog::internal

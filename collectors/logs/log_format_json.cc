@@ -168,6 +168,13 @@ class JsonLogFormat final : public LogFormat {
 }  // namespace
 
 std::unique_ptr<LogFormat> CompileJson(const LogFormatOptions& options, FormatError& error) {
+  if (options.keys_as_named) {
+    if (!options.json_keys.empty()) {
+      error.message = "JSON key map given while every key is a named field";
+      return nullptr;
+    }
+    return std::make_unique<JsonLogFormat>(std::vector<JsonKey>{});
+  }
   std::vector<JsonKey> keys = DefaultKeys();
   for (const auto& mapping : options.json_keys) {
     // Named, not structured bindings: clang 14 (the fuzz build) cannot capture those.

@@ -81,7 +81,8 @@ class RegexLogFormat final : public LogFormat {
 
 }  // namespace
 
-std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, FormatError& error) {
+std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, const LogFormatOptions& options,
+                                        FormatError& error) {
   auto re =
       std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), PatternOptions());
   if (!re->ok()) {
@@ -96,7 +97,7 @@ std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, FormatError& e
   }
   std::vector<std::pair<int, Target>> groups;
   for (const auto& [name, index] : re->NamedCapturingGroups()) {
-    groups.emplace_back(index, RegexTarget(name));
+    groups.emplace_back(index, options.keys_as_named ? Target::ForNamed(name) : RegexTarget(name));
   }
   // Apply in pattern order, so that a later group wins over an earlier one for the same field.
   std::sort(groups.begin(), groups.end(),

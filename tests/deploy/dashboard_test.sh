@@ -86,6 +86,8 @@ http {
     location = /stub_status { stub_status; allow 127.0.0.1; deny all; access_log off; }
     location = /boom { return 500; }
     location /api/ { proxy_pass http://127.0.0.1:$back/; }
+    # An upstream nothing listens on: connect() failures in the error log (log_metrics row).
+    location = /upstream-down { proxy_pass http://127.0.0.1:$closed_port; }
   }
   server {
     listen 127.0.0.1:$tls_port ssl;
@@ -197,6 +199,17 @@ cat >>"$tmp/exporter.yaml" <<EOF
     name: app_metrics
     url: http://127.0.0.1:$prom_port/metrics
     labels: {source: app}
+  # The error logs of nginx and Apache, for the error-log row.
+  - type: log_metrics
+    name: nginx_errors
+    paths: [$tmp/nginx-error.log]
+    preset: nginx_error
+    from_beginning: true
+  - type: log_metrics
+    name: apache_errors
+    paths: [$tmp/apache/error.log]
+    preset: apache_error
+    from_beginning: true
   # nginx's master (matched by its config path) and workers, as k8s/overlays/process-namespace does.
   - type: process
     name: nginx_processes
@@ -212,7 +225,7 @@ log "exporter on 127.0.0.1:$exp_port"
 traffic() {
   local i
   for ((i = 0; i < 40; i++)); do
-    for path in / /index.html /missing /boom /api/ok /api/created /api/fail; do
+    for path in / /index.html /missing /boom /api/ok /api/created /api/fail /upstream-down; do
       curl -s -o /dev/null "http://127.0.0.1:$front$path" || true
     done
     curl -s -o /dev/null -X POST --data 'x=1' "http://127.0.0.1:$front/api/ok" || true

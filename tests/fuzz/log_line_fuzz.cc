@@ -1,5 +1,5 @@
-// libFuzzer target: any bytes as access-log lines, through every format kind and into the
-// request metrics. The main container may write anything; the parser must never crash.
+// libFuzzer target: any bytes as access-log lines, through every format kind (logfmt included) and
+// into the request metrics. The main container may write anything; the parser must never crash.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Make(LogFormatKind::kApache, "combined"),
       Make(LogFormatKind::kApache, R"(%h %l %u %t "%r" %>s %b %D %{ms}T "%{Referer}i")"),
       Make(LogFormatKind::kJson, ""),
+      Make(LogFormatKind::kLogfmt, ""),
       Make(
           LogFormatKind::kRegex,
           R"re(^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<body_bytes_sent>\d+|-))re"),

@@ -1,0 +1,392 @@
+#include "collectors/logs/log_metrics.h"
+
+#include <charconv>
+#include <cmath>
+#include <deque>
+#include <optional>
+#include <set>
+
+#include "collectors/core/config_decoder.h"
+#include "collectors/core/metric_family_builder.h"
+#include "re2/re2.h"
+
+namespace sidecar::logmetrics {
+namespace {
+
+using accesslog::Field;
+using accesslog::LogRecord;
+using accesslog::SeriesLimiter;
+
+constexpr std::size_t kMaxLabels = 16;
+
+bool IsMetricName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Where a field's text comes from: a named field of the record or, for field names of the
+// access-log formats (nginx, apache), a standard field.
+class FieldSource {
+ public:
+  explicit FieldSource(std::string name) : name_(std::move(name)) {
+    standard_ = accesslog::FieldFromName(name_);
+  }
+  const std::string& name() const { return name_; }
+
+  // The text of the field, "" when missing. May use `buffer`.
+  std::string_view Text(const LogRecord& record, std::string& buffer) const {
+    if (const std::string_view named = record.Named(name_); !named.empty() || !standard_) {
+      return named;
+    }
+    const Field field = *standard_;
+    if (accesslog::IsStringField(field)) return record.String(field);
+    const std::optional<double> number = Number(record);
+    if (!number) return {};
+    buffer.resize(32);
+    const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), *number);
+    buffer.resize(ec == std::errc() ? static_cast<std::size_t>(end - buffer.data()) : 0);
+    return buffer;
+  }
+
+  // The field as a finite number, or nothing.
+  std::optional<double> Value(const LogRecord& record) const {
+    if (standard_ && !accesslog::IsStringField(*standard_) && record.Named(name_).empty()) {
+      return Number(record);
+    }
+    std::string_view text = record.Named(name_);
+    if (text.empty() && standard_) text = record.String(*standard_);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '+')) text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        !std::isfinite(value)) {
+      return std::nullopt;
+    }
+    return value;
+  }
+
+ private:
+  std::optional<double> Number(const LogRecord& record) const {
+    switch (*standard_) {
+      case Field::kStatus:
+        return record.status ? std::optional<double>(*record.status) : std::nullopt;
+      case Field::kUpstreamStatus:
+        return record.upstream_status ? std::optional<double>(*record.upstream_status)
+                                      : std::nullopt;
+      case Field::kBodyBytesSent:
+        return record.body_bytes_sent ? std::optional<double>(*record.body_bytes_sent)
+                                      : std::nullopt;
+      case Field::kBytesSent:
+        return record.bytes_sent ? std::optional<double>(*record.bytes_sent) : std::nullopt;
+      case Field::kRequestLength:
+        return record.request_length ? std::optional<double>(*record.request_length) : std::nullopt;
+      case Field::kRequestTime:
+        return record.request_time;
+      case Field::kUpstreamResponseTime:
+        return record.upstream_response_time;
+      case Field::kUpstreamConnectTime:
+        return record.upstream_connect_time;
+      case Field::kUpstreamHeaderTime:
+        return record.upstream_header_time;
+      default:
+        return std::nullopt;
+    }
+  }
+
+  std::string name_;
+  std::optional<Field> standard_;
+};
+
+struct Series {
+  std::vector<std::string> values;
+  double value = 0;                   // counter total or gauge value
+  bool set = false;                   // a gauge has a value
+  std::vector<std::uint64_t> counts;  // histogram, per bucket, the last one +Inf
+  double sum = 0;
+};
+
+}  // namespace
+
+struct LogMetrics::Metric {
+  Metric(const MetricDefinition& definition, std::size_t series_limit)
+      : definition(definition), limiter(series_limit) {}
+
+  const MetricDefinition& definition;
+  std::unique_ptr<RE2> match;
+  std::vector<FieldSource> labels;
+  std::optional<FieldSource> value;
+  std::vector<std::pair<FieldSource, std::string>> where;
+  bool needs_record = false;
+
+  // Observe() only.
+  std::vector<std::string> buffers;  // one per label
+  std::string where_buffer;
+  std::vector<std::string_view> values;
+
+  // Guarded by LogMetrics::mutex_.
+  std::deque<Series> series;
+  SeriesLimiter limiter;
+  Series overflow;
+  bool overflow_used = false;
+  std::uint64_t invalid_values = 0;
+
+  Series& NewSeries() {
+    Series& created = series.emplace_back();
+    created.values.assign(values.begin(), values.end());
+    if (definition.kind == MetricKind::kHistogram) {
+      created.counts.resize(definition.buckets.size() + 1);
+    }
+    return created;
+  }
+
+  static void Update(const MetricDefinition& definition, Series& target, double value) {
+    switch (definition.kind) {
+      case MetricKind::kCounter:
+        target.value += value;
+        break;
+      case MetricKind::kGauge:
+        target.value = value;
+        target.set = true;
+        break;
+      case MetricKind::kHistogram: {
+        std::size_t bucket = 0;
+        while (bucket < definition.buckets.size() && value > definition.buckets[bucket]) {
+          ++bucket;
+        }
+        ++target.counts[bucket];
+        target.sum += value;
+        break;
+      }
+    }
+  }
+};
+
+std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, DefinitionError& error) {
+  error = {};
+  const auto fail = [&error](std::size_t metric, std::string key, std::string message) {
+    error = {metric, std::move(key), std::move(message)};
+    return nullptr;
+  };
+  if (options.series_limit == 0) {
+    return fail(std::string::npos, "series_limit", "series_limit must be at least 1");
+  }
+  std::set<std::string, std::less<>> names;
+  for (std::size_t i = 0; i < options.metrics.size(); ++i) {
+    MetricDefinition& metric = options.metrics[i];
+    if (!IsMetricName(metric.name)) {
+      return fail(i, "name", "invalid metric name '" + metric.name + "'");
+    }
+    if (!names.insert(metric.name).second) {
+      return fail(i, "name", "metric '" + metric.name + "' is defined twice");
+    }
+    if (metric.name.starts_with("sidecar_exporter_")) {
+      return fail(i, "name", "names starting with sidecar_exporter_ are the exporter's own");
+    }
+    const bool total = metric.name.ends_with("_total");
+    if (metric.kind == MetricKind::kCounter && !total) {
+      return fail(i, "name", "a counter's name ends in _total (" + metric.name + "_total)");
+    }
+    if (metric.kind != MetricKind::kCounter && total) {
+      return fail(i, "name", "only counters end in _total");
+    }
+    if (metric.labels.size() > kMaxLabels) {
+      return fail(i, "labels", "too many labels (at most " + std::to_string(kMaxLabels) + ")");
+    }
+    std::set<std::string, std::less<>> labels;
+    for (const std::string& label : metric.labels) {
+      if (!IsValidLabelName(label) || label == "collector" || label == "le") {
+        return fail(i, "labels", "invalid label name '" + label + "'");
+      }
+      if (!labels.insert(label).second) {
+        return fail(i, "labels", "label '" + label + "' given twice");
+      }
+    }
+    if (metric.kind != MetricKind::kCounter && metric.value.empty()) {
+      return fail(i, "value",
+                  std::string(metric.kind == MetricKind::kGauge ? "a gauge" : "a histogram") +
+                      " needs a value (the field holding the number)");
+    }
+    if (metric.kind == MetricKind::kHistogram) {
+      if (metric.buckets.empty()) {
+        return fail(i, "buckets", "a histogram needs buckets");
+      }
+      for (std::size_t b = 0; b < metric.buckets.size(); ++b) {
+        if (!std::isfinite(metric.buckets[b]) ||
+            (b > 0 && !(metric.buckets[b] > metric.buckets[b - 1]))) {
+          return fail(i, "buckets", "bucket bounds must be finite and strictly increasing");
+        }
+      }
+    } else if (!metric.buckets.empty()) {
+      return fail(i, "buckets", "buckets are only for histograms");
+    }
+    const bool uses_fields =
+        !metric.labels.empty() || !metric.value.empty() || !metric.where.empty();
+    if (uses_fields && !options.has_fields) {
+      return fail(i, metric.labels.empty() ? (metric.value.empty() ? "where" : "value") : "labels",
+                  "fields need a format (regex, json, logfmt, nginx, apache) or a preset");
+    }
+    for (const auto& [field, wanted] : metric.where) {
+      if (field.empty()) {
+        return fail(i, "where", "empty field name");
+      }
+    }
+  }
+  auto metrics = std::make_unique<LogMetrics>(PassKey(), std::move(options));
+  for (std::size_t i = 0; i < metrics->metrics_.size(); ++i) {
+    Metric& metric = *metrics->metrics_[i];
+    if (metric.definition.match.empty()) continue;
+    RE2::Options re_options;
+    // Bytes: a line of garbage must not stop matching (as the regex format).
+    re_options.set_encoding(RE2::Options::EncodingLatin1);
+    re_options.set_log_errors(false);
+    metric.match = std::make_unique<RE2>(metric.definition.match, re_options);
+    if (!metric.match->ok()) {
+      return fail(i, "match", "invalid regular expression: " + metric.match->error());
+    }
+  }
+  return metrics;
+}
+
+LogMetrics::LogMetrics(PassKey /*key*/, LogMetricsOptions options) : options_(std::move(options)) {
+  for (const MetricDefinition& definition : options_.metrics) {
+    auto metric = std::make_unique<Metric>(definition, options_.series_limit);
+    for (const std::string& label : definition.labels) {
+      metric->labels.emplace_back(label);
+    }
+    if (!definition.value.empty()) metric->value.emplace(definition.value);
+    for (const auto& [field, wanted] : definition.where) {
+      metric->where.emplace_back(FieldSource(field), wanted);
+    }
+    metric->needs_record = !metric->labels.empty() || metric->value || !metric->where.empty();
+    metric->buffers.resize(metric->labels.size());
+    metric->values.resize(metric->labels.size());
+    metric->overflow.values.assign(metric->labels.size(), std::string(accesslog::kOverflowValue));
+    if (definition.kind == MetricKind::kHistogram) {
+      metric->overflow.counts.resize(definition.buckets.size() + 1);
+    }
+    if (metric->labels.empty()) {
+      // The one series exists from the start, so that rate() sees the first line.
+      bool created = false;
+      metric->limiter.Find({}, created);
+      metric->NewSeries();
+    }
+    metrics_.push_back(std::move(metric));
+  }
+}
+
+LogMetrics::~LogMetrics() = default;
+
+void LogMetrics::Observe(std::string_view text, const LogRecord* record) {
+  // One lock per record rather than per metric: Collect() copies only numbers under it.
+  std::lock_guard lock(mutex_);
+  for (const std::unique_ptr<Metric>& owned : metrics_) {
+    Metric& metric = *owned;
+    if (metric.needs_record && record == nullptr) continue;
+    if (metric.match && !RE2::PartialMatch(text, *metric.match)) continue;
+    bool selected = true;
+    for (const auto& [field, wanted] : metric.where) {
+      if (field.Text(*record, metric.where_buffer) != wanted) {
+        selected = false;
+        break;
+      }
+    }
+    if (!selected) continue;
+    double value = 1;
+    if (metric.value) {
+      const std::optional<double> number = metric.value->Value(*record);
+      if (!number || (metric.definition.kind == MetricKind::kCounter && *number < 0)) {
+        ++metric.invalid_values;
+        continue;
+      }
+      value = *number;
+    }
+    key_.clear();
+    for (std::size_t i = 0; i < metric.labels.size(); ++i) {
+      std::string& buffer = metric.buffers[i];
+      const std::string_view raw = metric.labels[i].Text(*record, buffer);
+      // Sanitizing writes `buffer` only when the text is invalid UTF-8, which a number never is.
+      metric.values[i] = accesslog::CleanLabelValue(raw, buffer);
+      accesslog::AppendLabelKey(key_, metric.values[i]);
+    }
+    bool created = false;
+    const std::size_t index = metric.limiter.Find(key_, created);
+    Series* series = nullptr;
+    if (index == SeriesLimiter::kOverflow) {
+      series = &metric.overflow;
+      metric.overflow_used = true;
+    } else {
+      series = created ? &metric.NewSeries() : &metric.series[index];
+    }
+    Metric::Update(metric.definition, *series, value);
+  }
+}
+
+std::vector<prometheus::MetricFamily> LogMetrics::Collect() const {
+  struct Snapshot {
+    std::vector<Series> series;
+    std::uint64_t dropped = 0;
+    std::uint64_t invalid = 0;
+  };
+  std::vector<Snapshot> snapshots(metrics_.size());
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < metrics_.size(); ++i) {
+      const Metric& metric = *metrics_[i];
+      snapshots[i].series.assign(metric.series.begin(), metric.series.end());
+      if (metric.overflow_used) snapshots[i].series.push_back(metric.overflow);
+      snapshots[i].dropped = metric.limiter.dropped();
+      snapshots[i].invalid = metric.invalid_values;
+    }
+  }
+  const LabelPairs collector_label = {{"collector", options_.collector}};
+  std::vector<prometheus::MetricFamily> families;
+  MetricFamilyBuilder dropped("sidecar_exporter_log_series_dropped_total",
+                              "Label sets of log metrics counted in the __overflow__ series "
+                              "because the series limit was reached.",
+                              prometheus::MetricType::Counter, collector_label);
+  MetricFamilyBuilder invalid("sidecar_exporter_log_values_invalid_total",
+                              "Log records that matched a metric whose value field was missing "
+                              "or not a number; they were not counted.",
+                              prometheus::MetricType::Counter, collector_label);
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    const Metric& metric = *metrics_[i];
+    const MetricDefinition& definition = metric.definition;
+    const prometheus::MetricType type =
+        definition.kind == MetricKind::kCounter ? prometheus::MetricType::Counter
+        : definition.kind == MetricKind::kGauge ? prometheus::MetricType::Gauge
+                                                : prometheus::MetricType::Histogram;
+    MetricFamilyBuilder family(definition.name,
+                               definition.help.empty()
+                                   ? "Defined in the log_metrics collector's configuration."
+                                   : definition.help,
+                               type, collector_label);
+    for (const Series& series : snapshots[i].series) {
+      if (definition.kind == MetricKind::kGauge && !series.set) continue;
+      prometheus::ClientMetric& client = family.NewMetric();
+      for (std::size_t l = 0; l < metric.labels.size(); ++l) {
+        client.label.push_back({definition.labels[l], series.values[l]});
+      }
+      if (definition.kind == MetricKind::kHistogram) {
+        FillHistogram(client, definition.buckets, series.counts, series.sum);
+      } else {
+        family.SetValue(client, series.value);
+      }
+    }
+    if (!family.empty()) families.push_back(family.Build());
+    dropped.Add(static_cast<double>(snapshots[i].dropped), {{"metric", definition.name}});
+    if (metric.value) {
+      invalid.Add(static_cast<double>(snapshots[i].invalid), {{"metric", definition.name}});
+    }
+  }
+  if (!dropped.empty()) families.push_back(dropped.Build());
+  if (!invalid.empty()) families.push_back(invalid.Build());
+  return families;
+}
+
+}  // namespace sidecar::logmetrics
