@@ -9,6 +9,10 @@
 #   wait_lines_read PORT LINES   scrapes 127.0.0.1:PORT every 10 ms (up to 60 s) until the
 #                        exporter's sidecar_exporter_log_lines_read_total sums to LINES; prints
 #                        the sum.
+#   time_log_reading CONFIG LINES   starts build-bench/sidecar-exporter pinned to core 0 with
+#                        CONFIG and times it until it has read LINES log lines; sets port,
+#                        ours_pid, ours_read, ours_seconds and ours_rss (peak, KiB).
+#   now                  the time in seconds, with nanoseconds.
 #   rss_kb PID, anon_kb PID   resident and private (anonymous) memory of a process, in KiB.
 #   start_nginx_exporters     real nginx plus sidecar-exporter and nginx-prometheus-exporter on
 #                        its stub_status (see below).
@@ -92,6 +96,21 @@ wait_lines_read() {
     sleep 0.01
   done
   echo "$read"
+}
+
+now() { date +%s.%N; }
+
+time_log_reading() {
+  port=$(free_port)
+  local start
+  start=$(now)
+  taskset -c 0 build-bench/sidecar-exporter --config.file="$1" \
+    --web.listen-address="127.0.0.1:$port" --log.level=warn &
+  ours_pid=$!
+  pids+=("$ours_pid")
+  ours_read=$(wait_lines_read "$port" "$2")
+  ours_seconds=$(bc -l <<<"$(now) - $start")
+  ours_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$ours_pid/status")
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

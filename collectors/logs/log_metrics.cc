@@ -113,6 +113,19 @@ struct Series {
 
 }  // namespace
 
+MetricDefinition DefineMetric(std::string name, MetricKind kind, std::string help,
+                              std::vector<std::string> labels, std::string value,
+                              std::string match) {
+  MetricDefinition metric;
+  metric.name = std::move(name);
+  metric.kind = kind;
+  metric.help = std::move(help);
+  metric.labels = std::move(labels);
+  metric.value = std::move(value);
+  metric.match = std::move(match);
+  return metric;
+}
+
 struct LogMetrics::Metric {
   Metric(const MetricDefinition& definition, std::size_t series_limit)
       : definition(definition), limiter(series_limit) {}

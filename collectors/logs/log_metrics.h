@@ -36,6 +36,11 @@ struct MetricDefinition {
   std::vector<std::pair<std::string, std::string>> where;
 };
 
+// A definition with the common fields set (presets, tests).
+MetricDefinition DefineMetric(std::string name, MetricKind kind, std::string help = {},
+                              std::vector<std::string> labels = {}, std::string value = {},
+                              std::string match = {});
+
 struct LogMetricsOptions {
   // Value of the `collector` label on every series.
   std::string collector;

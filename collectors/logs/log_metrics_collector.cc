@@ -78,33 +78,45 @@ std::vector<prometheus::MetricFamily> LogMetricsCollector::CollectFamilies() {
   if (!joiner_) return families;
   const MultilineStats stats = joiner_->stats();
   const LabelPairs collector_label = {{"collector", options_.name}};
-  using prometheus::MetricType;
-  families.push_back(MetricFamilyBuilder("sidecar_exporter_log_multiline_records_total",
-                                         "Records the multiline joiner handed to the metrics "
-                                         "(a start line with its continuation lines).",
-                                         MetricType::Counter, collector_label)
-                         .Add(static_cast<double>(stats.records))
-                         .Build());
-  families.push_back(MetricFamilyBuilder("sidecar_exporter_log_multiline_timeouts_total",
-                                         "Multiline records completed by the flush timeout "
-                                         "rather than by the next start line.",
-                                         MetricType::Counter, collector_label)
-                         .Add(static_cast<double>(stats.flushed_by_timeout))
-                         .Build());
-  families.push_back(
-      MetricFamilyBuilder("sidecar_exporter_log_multiline_lines_dropped_total",
-                          "Lines left out of (or cut in) a multiline record "
-                          "because it reached max_lines or max_bytes.",
-                          MetricType::Counter, collector_label)
-          .Add(static_cast<double>(stats.lines_over_max_lines), {{"reason", "max_lines"}})
-          .Add(static_cast<double>(stats.lines_over_max_bytes), {{"reason", "max_bytes"}})
-          .Build());
-  families.push_back(MetricFamilyBuilder("sidecar_exporter_log_multiline_orphan_lines_total",
-                                         "Lines that matched no multiline start and followed no "
-                                         "open record; each was taken as a record of its own.",
-                                         MetricType::Counter, collector_label)
-                         .Add(static_cast<double>(stats.orphan_lines))
-                         .Build());
+  struct Counter {
+    const char* name;
+    const char* help;
+    std::uint64_t value;
+    const char* reason;  // the `reason` label, or null
+  };
+  // Counters of one family (same name) are consecutive.
+  const Counter counters[] = {
+      {"sidecar_exporter_log_multiline_records_total",
+       "Records the multiline joiner handed to the metrics (a start line with its continuation "
+       "lines).",
+       stats.records, nullptr},
+      {"sidecar_exporter_log_multiline_timeouts_total",
+       "Multiline records completed by the flush timeout rather than by the next start line.",
+       stats.flushed_by_timeout, nullptr},
+      {"sidecar_exporter_log_multiline_lines_dropped_total",
+       "Lines left out of (or cut in) a multiline record because it reached max_lines or "
+       "max_bytes.",
+       stats.lines_over_max_lines, "max_lines"},
+      {"sidecar_exporter_log_multiline_lines_dropped_total", "", stats.lines_over_max_bytes,
+       "max_bytes"},
+      {"sidecar_exporter_log_multiline_orphan_lines_total",
+       "Lines that matched no multiline start and followed no open record; each was taken as a "
+       "record of its own.",
+       stats.orphan_lines, nullptr},
+  };
+  for (std::size_t i = 0; i < std::size(counters);) {
+    MetricFamilyBuilder family(counters[i].name, counters[i].help, prometheus::MetricType::Counter,
+                               collector_label);
+    const std::string_view name = counters[i].name;
+    for (; i < std::size(counters) && counters[i].name == name; ++i) {
+      if (counters[i].reason != nullptr) {
+        family.Add(static_cast<double>(counters[i].value), {{"reason", counters[i].reason}});
+      } else {
+        family.Add(static_cast<double>(counters[i].value));
+      }
+    }
+    families.push_back(family.Build());
+  }
   return families;
 }
 

@@ -16,12 +16,8 @@ using logmetrics::MetricKind;
 
 MetricDefinition Counter(std::string name, std::string help, std::vector<std::string> labels,
                          std::string match = {}) {
-  MetricDefinition metric;
-  metric.name = std::move(name);
-  metric.help = std::move(help);
-  metric.labels = std::move(labels);
-  metric.match = std::move(match);
-  return metric;
+  return logmetrics::DefineMetric(std::move(name), MetricKind::kCounter, std::move(help),
+                                  std::move(labels), {}, std::move(match));
 }
 
 // Decodes one entry of `metrics`.

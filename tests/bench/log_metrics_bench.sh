@@ -23,7 +23,6 @@ lines=$(wc -l <"$work/error.log")
 size_mb=$(($(stat -c %s "$work/error.log") / 1048576))
 cat "$work/error.log" >/dev/null  # page cache warm for both
 
-now() { date +%s.%N; }
 # Sum of the samples of a family in an exposition on stdin ("name{" or "name ").
 sum_of() { awk -v name="$1" 'index($0, name "{") == 1 || index($0, name " ") == 1 {s += $NF} END {printf "%d", s}'; }
 
@@ -51,15 +50,7 @@ collectors:
       - name: nginx_error_log_upstream_connect_failures_total
         match: 'connect\(\) (?:to \S+ )?failed .*while connecting to upstream'
 CONF
-port=$(free_port)
-start=$(now)
-taskset -c 0 build-bench/sidecar-exporter --config.file="$work/config.yaml" \
-  --web.listen-address="127.0.0.1:$port" --log.level=warn &
-ours_pid=$!
-pids+=($ours_pid)
-ours_read=$(wait_lines_read "$port" "$lines")
-ours_seconds=$(bc -l <<<"$(now) - $start")
-ours_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$ours_pid/status")
+time_log_reading "$work/config.yaml" "$lines"
 curl -s "http://127.0.0.1:$port/metrics" >"$work/ours.prom"
 
 echo

@@ -204,8 +204,7 @@ TEST_CASE("log_metrics apache_error preset on Apache's real error log", "[e2e][l
   ApacheServer apache("prefork");
   apache.LoadModule("proxy");
   apache.LoadModule("proxy_http");
-  apache.AddConfig("ProxyPass /refused http://127.0.0.1:" + std::to_string(refused_port) +
-                   "/\n");
+  apache.AddConfig("ProxyPass /refused http://127.0.0.1:" + std::to_string(refused_port) + "/\n");
   apache.Start();
   ExporterProcess exporter(R"(collectors:
   - type: log_metrics

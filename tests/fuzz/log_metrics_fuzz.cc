@@ -49,12 +49,8 @@ Pipeline Make(LogFormatKind kind, std::string_view pattern,
 
 MetricDefinition Define(std::string name, MetricKind kind, std::vector<std::string> labels,
                         std::string value, std::string match) {
-  MetricDefinition metric;
-  metric.name = std::move(name);
-  metric.kind = kind;
-  metric.labels = std::move(labels);
-  metric.value = std::move(value);
-  metric.match = std::move(match);
+  MetricDefinition metric = sidecar::logmetrics::DefineMetric(
+      std::move(name), kind, {}, std::move(labels), std::move(value), std::move(match));
   if (kind == MetricKind::kHistogram) metric.buckets = {0.1, 1, 10};
   return metric;
 }

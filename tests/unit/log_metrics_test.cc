@@ -26,13 +26,8 @@ using testing::SeriesValue;
 
 MetricDefinition Define(std::string name, MetricKind kind, std::vector<std::string> labels = {},
                         std::string value = {}, std::string match = {}) {
-  MetricDefinition metric;
-  metric.name = std::move(name);
-  metric.kind = kind;
-  metric.labels = std::move(labels);
-  metric.value = std::move(value);
-  metric.match = std::move(match);
-  return metric;
+  return logmetrics::DefineMetric(std::move(name), kind, {}, std::move(labels), std::move(value),
+                                  std::move(match));
 }
 
 // Feeds `lines` through a logfmt format into metrics defined by `definitions`.
@@ -166,9 +161,11 @@ TEST_CASE("log_metrics: definition errors land on their field", "[config][log_me
           "test.yaml:6:24: collectors[0].multiline.start: invalid regular expression: missing ): "
           "(");
   }
-  CHECK(OnlyError(Errors("    preset: nginx_error\n    metrics:\n      - name: x_total\n"
-                         "        type: summary\n")) ==
-        "test.yaml:8:15: collectors[0].metrics[0].type: expected one of counter, gauge, histogram");
+  CHECK(
+      OnlyError(Errors("    preset: nginx_error\n    metrics:\n      - name: x_total\n"
+                       "        type: summary\n")) ==
+      "test.yaml:8:15: collectors[0].metrics[0].type: unknown value \"summary\"; allowed: counter, "
+      "gauge, histogram");
   CHECK(OnlyError(Errors("    preset: nginx_error\n    metrics:\n"
                          "      - name: nginx_error_log_lines_total\n")) ==
         "test.yaml:7:15: collectors[0].metrics[0].name: metric 'nginx_error_log_lines_total' is "
