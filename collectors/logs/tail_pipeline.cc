@@ -231,10 +231,10 @@ CollectResult TailPipeline::Collect() {
             {{"collector", options_.name}, {"file", file.path}, {"reason", reason}});
       }
     }
-    for (const std::string* problem : {&file.error, &file.reclaim_error}) {
-      if (!problem->empty()) {
-        error += (error.empty() ? "" : "; ") + file.path + ": " + *problem;
-      }
+    // Reclaiming is a service beside the counting, which a reclaim failure leaves exact: it is
+    // counted and shown in the summary, and does not fail the collection.
+    if (!file.error.empty()) {
+      error += (error.empty() ? "" : "; ") + file.path + ": " + file.error;
     }
   }
   if (const std::string position_error = tailer_->PositionFileError(); !position_error.empty()) {
@@ -280,6 +280,7 @@ std::string TailPipeline::Summary() const {
                  std::to_string(static_cast<long long>(now - file.last_line_unix_seconds)) +
                  " s ago";
     }
+    if (!file.reclaim_error.empty()) summary += "; " + file.reclaim_error;
   }
   if (summary.empty())
     summary = "no file matches " + std::to_string(options_.tailer.paths.size()) + " path(s) yet";
