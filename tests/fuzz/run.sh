@@ -20,7 +20,7 @@ source scripts/lib.sh
 start_session sidecar-fuzz
 mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
   "$work/web" "$work/requests" "$work/probe" \
-  "$work/exposition" "$work/json"
+  "$work/exposition" "$work/json" "$work/logmetrics"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -46,11 +46,18 @@ printf '# TYPE requests counter\n# HELP requests Requests.\nrequests_total{code=
 { echo '$.components.*.status'; cat tests/data/json/actuator_health.json; } >"$work/json/actuator"
 { echo "\$.checks.*[*]['status']"; cat tests/data/json/health_check.json; } >"$work/json/check"
 
+# log_metrics: an example config, then "---", then lines of a real nginx error log and logfmt.
+for example in examples/log-metrics.yaml; do
+  { cat "$example"; printf '\n---\n'; head -40 tests/data/nginx_error.log
+    printf 'level=error msg="db timeout" duration=0.25 path=/api\nlevel=info msg=ok duration=1e-3\n'
+  } >"$work/logmetrics/$(basename "$example" .yaml)"
+done
+
 printf 'leak:libcrypto.so\n' >"$work/lsan.supp"
 
 for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
   config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests \
-  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json; do
+  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"
