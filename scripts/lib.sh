@@ -146,3 +146,26 @@ start_nginx_exporters() {
   curl -sf "http://127.0.0.1:$ours_port/metrics" | grep -q '^nginx_up 1'
   curl -sf "http://127.0.0.1:$theirs_port/metrics" | grep -q '^nginx_up 1'
 }
+
+# start_exporter_and_mtail CONFIG LOG MTAIL_OUTPUT: the build-bench sidecar-exporter with CONFIG
+# and Debian's mtail with tests/bench/mtail's programs on LOG, each on a free port; returns once
+# both listen. Sets ours_port, ours_pid, mtail_port and mtail_pid.
+start_exporter_and_mtail() {
+  ours_port=$(free_port)
+  build-bench/sidecar-exporter --config.file="$1" --web.listen-address="127.0.0.1:$ours_port" \
+    --log.level=warn &
+  ours_pid=$!
+  pids+=($ours_pid)
+  mtail_port=$(free_port)
+  mtail -progs tests/bench/mtail -logs "$2" -port "$mtail_port" -address 127.0.0.1 \
+    -logtostderr >"$3" 2>&1 &
+  mtail_pid=$!
+  pids+=($mtail_pid)
+  wait_port "$ours_port"
+  wait_port "$mtail_port"
+}
+
+# sum_metric URL NAME: the sum of every sample of NAME (with or without labels) that URL serves.
+sum_metric() {
+  curl -s "$1" | awk -v m="$2" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d", s}'
+}

@@ -19,10 +19,6 @@ source scripts/lib.sh
 build_bench sidecar-exporter
 start_session sidecar-copytruncate
 
-sum_metric() {  # url metric
-  curl -s "$1" | awk -v m="$2" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d", s}'
-}
-
 run() {  # mode: copy or none
   local mode=$1 dir=$work/$1
   mkdir -p "$dir/old"
@@ -36,19 +32,8 @@ collectors:
     log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
     from_beginning: true
 CONF
-  local port mtail_port ours peer
-  port=$(free_port)
-  build-bench/sidecar-exporter --config.file="$dir/config.yaml" \
-    --web.listen-address="127.0.0.1:$port" --log.level=warn &
-  ours=$!
-  pids+=($ours)
-  mtail_port=$(free_port)
-  mtail -progs tests/bench/mtail -logs "$log" -port "$mtail_port" -address 127.0.0.1 \
-    -logtostderr >"$dir/mtail.log" 2>&1 &
-  peer=$!
-  pids+=($peer)
-  wait_port "$port"
-  wait_port "$mtail_port"
+  start_exporter_and_mtail "$dir/config.yaml" "$log" "$dir/mtail.log"
+  local port=$ours_port ours=$ours_pid peer=$mtail_pid
 
   python3 - "$log" "$rate" "$rotations" "$mode" "$dir/old" >"$dir/written" <<'PY'
 import os, shutil, sys, time

@@ -40,18 +40,8 @@ CONF
 }
 write_config 0
 
-port=$(free_port)
-build-bench/sidecar-exporter --config.file="$work/config.yaml" \
-  --web.listen-address="127.0.0.1:$port" --log.level=warn &
-ours=$!
-pids+=($ours)
-mtail_port=$(free_port)
-mtail -progs tests/bench/mtail -logs "$log" -port "$mtail_port" -address 127.0.0.1 \
-  -logtostderr >"$work/mtail.log" 2>&1 &
-peer=$!
-pids+=($peer)
-wait_port "$port"
-wait_port "$mtail_port"
+start_exporter_and_mtail "$work/config.yaml" "$log" "$work/mtail.log"
+port=$ours_port ours=$ours_pid peer=$mtail_pid
 
 # The writer: 20k lines/s in batches every 10 ms, rotating by rename every 30 s; prints the total.
 python3 - "$log" "$rate" "$seconds" >"$work/written" <<'PY' &
@@ -87,10 +77,6 @@ sample() {  # pid → "rss_kb fds threads"
   printf '%s %s %s' "$(awk '/^VmRSS/ {print $2}' "/proc/$1/status")" \
     "$(ls "/proc/$1/fd" | wc -l)" "$(awk '/^Threads/ {print $2}' "/proc/$1/status")"
 }
-sum_metric() {  # url metric
-  curl -s "$1" | awk -v m="$2" 'index($0, m "{") == 1 {s += $NF} END {printf "%d", s}'
-}
-
 printf '%6s | %-28s | %-28s | %s\n' "" "sidecar-exporter" "mtail" ""
 printf '%6s | %9s %6s %8s | %9s %6s %8s | %s\n' seconds "RSS KiB" fds threads "RSS KiB" fds threads \
   "lines counted"
