@@ -170,6 +170,28 @@ bool WaitForPort(int port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::optional<int> RunAsNobody(const std::function<int()>& body) {
+  constexpr int kCannotDrop = 77;
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(kCannotDrop);
+    int code = 0;
+    try {
+      code = body();
+    } catch (...) {
+      code = 20;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+    throw std::runtime_error("the child running as nobody did not exit normally");
+  }
+  if (WEXITSTATUS(status) == kCannotDrop) return std::nullopt;
+  return WEXITSTATUS(status);
+}
+
 std::vector<int> ChildPids(int parent) {
   std::vector<int> children;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

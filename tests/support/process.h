@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,13 @@ class ChildProcess {
 
 // The pids of `parent`'s children (read from /proc).
 std::vector<int> ChildPids(int parent);
+
+// Runs `body` in a forked child as the user and group nobody (65534), for tests that need a
+// real permission refusal while they run as root; returns its result (non-zero: the step that
+// failed; 20 when it threw). nullopt when the child cannot drop to nobody (root without
+// CAP_SETUID, as in a restricted container): then nothing can be refused, and the caller says so.
+// `body` runs in a copy of the process: it must not use Catch2's assertions.
+std::optional<int> RunAsNobody(const std::function<int()>& body);
 
 // Runs a command to completion, feeding `input` on stdin; returns exit code and combined output.
 struct CommandResult {

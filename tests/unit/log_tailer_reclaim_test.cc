@@ -1,7 +1,6 @@
 // reclaim: punch_hole in the tailer: which blocks are freed when, and what reads the file after.
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "collectors/logs/log_tailer.h"
 #include "tests/support/mount.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar {
@@ -276,44 +276,33 @@ TEST_CASE("reclaim of a file the sidecar may not write: one error, counted once"
   WriteFile(log, Numbered(0, 1000));  // root's, 0644: nobody may read it, not write it
   fs::permissions(log, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                            fs::perms::others_read);
-  // As nobody, in a child process; the exit code says which step failed.
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(77);
-    int code = 0;
-    try {
-      LogTailerOptions options = ReclaimOptions(log);
-      options.from_beginning = true;
-      LogTailer tailer(options);
-      if (Poll(tailer).size() != 1000) code = 10;
-      for (int round = 0; round < 3; ++round) {
-        tailer.Reclaim(tailer.ReclaimMarks());
-        Poll(tailer);
-      }
-      const TailedFileStats stats = tailer.Stats().at(0);
-      if (stats.reclaim_permission != 1 || stats.reclaim_unsupported + stats.reclaim_errors != 0) {
-        code = 11;
-      }
-      if (stats.reclaim_error !=
-          "reclaim: the sidecar may not open the file for writing (open: Permission denied); its "
-          "blocks are not freed: mount the volume read-write and run the sidecar as the "
-          "writer's user") {
-        code = 12;
-      }
-    } catch (...) {
-      code = 20;
+  // As nobody, in a child process; the result says which step failed.
+  const std::optional<int> failed_step = testing::RunAsNobody([&] {
+    LogTailerOptions options = ReclaimOptions(log);
+    options.from_beginning = true;
+    LogTailer tailer(options);
+    if (Poll(tailer).size() != 1000) return 10;
+    for (int round = 0; round < 3; ++round) {
+      tailer.Reclaim(tailer.ReclaimMarks());
+      Poll(tailer);
     }
-    ::_exit(code);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 77) {
+    const TailedFileStats stats = tailer.Stats().at(0);
+    if (stats.reclaim_permission != 1 || stats.reclaim_unsupported + stats.reclaim_errors != 0) {
+      return 11;
+    }
+    if (stats.reclaim_error !=
+        "reclaim: the sidecar may not open the file for writing (open: Permission denied); its "
+        "blocks are not freed: mount the volume read-write and run the sidecar as the "
+        "writer's user") {
+      return 12;
+    }
+    return 0;
+  });
+  if (!failed_step) {
     WARN("SKIP: running as root without CAP_SETUID, a denied open cannot be exercised");
     return;
   }
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(*failed_step == 0);
   CHECK(ReadFile(log) == Numbered(0, 1000));
 }
 
