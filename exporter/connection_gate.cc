@@ -75,22 +75,6 @@ std::size_t HeaderEnd(std::string_view data) {
   return 0;
 }
 
-// A socket's recv and send in ConnectionGate's terms: a byte count, 0 when the peer closed
-// (recv), or kWouldBlock / kFailed (as -1 / -2). ENOTCONN: a connect still under way.
-long ReceiveFrom(int fd, char* data, std::size_t size) {
-  const ssize_t got = recv(fd, data, size, MSG_DONTWAIT);
-  if (got >= 0) return got;
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN ? -1 : -2;
-}
-
-long SendTo(int fd, const char* data, std::size_t size) {
-  const ssize_t sent = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (sent > 0) return sent;
-  return sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN
-             ? -1
-             : -2;
-}
-
 }  // namespace
 
 void ConnectionGate::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
@@ -274,6 +258,22 @@ void ConnectionGate::Wait(Connection& connection) {
   connection.state = State::kWaiting;
   connection.deadline = Clock::now() + options_.header_timeout;
   ++waiting_;
+}
+
+long ConnectionGate::ReceiveFrom(int fd, char* data, std::size_t size) {
+  const ssize_t got = recv(fd, data, size, MSG_DONTWAIT);
+  if (got >= 0) return got;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN
+             ? kWouldBlock
+             : kFailed;
+}
+
+long ConnectionGate::SendTo(int fd, const char* data, std::size_t size) {
+  const ssize_t sent = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent > 0) return sent;
+  return sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOTCONN
+             ? kWouldBlock
+             : kFailed;
 }
 
 long ConnectionGate::ReadClient(Connection& connection, char* data, std::size_t size) {

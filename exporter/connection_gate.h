@@ -137,6 +137,9 @@ class ConnectionGate {
   // the client closed its sending side.
   static constexpr long kWouldBlock = -1;
   static constexpr long kFailed = -2;
+  // A socket's recv and send in those terms (ENOTCONN: a connect still under way).
+  static long ReceiveFrom(int fd, char* data, std::size_t size);
+  static long SendTo(int fd, const char* data, std::size_t size);
 
   void Run(std::stop_token stop);
   // The client's bytes in and out, through TLS when it speaks TLS.
