@@ -287,6 +287,7 @@ TEST_CASE("log_metrics bad input: one 100 MB line, binary garbage, a start that 
           "[log_metrics][bad_input]") {
   testing::TempDir dir;
   const std::string log = (dir / "app.log").string();
+  int lines_with_nul = 0;
   {
     std::ofstream out(log, std::ios::binary);
     const std::string chunk(1 << 20, 'x');
@@ -295,10 +296,16 @@ TEST_CASE("log_metrics bad input: one 100 MB line, binary garbage, a start that 
     out << "\nlevel=error msg=after\n";
     // Binary garbage: every byte value, NULs and lone quotes, in 4096 lines.
     std::string garbage;
+    bool line_has_nul = false;
     for (std::uint64_t i = 0; i < 4096 * 200; ++i) {
       garbage.push_back(static_cast<char>((i * 7919 + i / 256) % 256));
       if (garbage.back() == '\n') garbage.back() = '\0';
-      if (i % 200 == 199) garbage.push_back('\n');
+      line_has_nul = line_has_nul || garbage.back() == '\0';
+      if (i % 200 == 199) {
+        garbage.push_back('\n');
+        if (line_has_nul) ++lines_with_nul;
+        line_has_nul = false;
+      }
     }
     out << garbage;
   }
@@ -321,7 +328,9 @@ TEST_CASE("log_metrics bad input: one 100 MB line, binary garbage, a start that 
   CHECK(SeriesValue(families, "app_lines_total", {{"level", "error"}}) == 1);
   // Every garbage line fails logfmt (a control byte or a quote in each), and is a parse error.
   CHECK(SeriesValue(families, "sidecar_exporter_log_parse_errors_total", {{"file", log}}) == 4096);
-  CHECK(SeriesValue(families, "app_nul_lines_total") > 0);
+  // `match` runs on raw bytes, unparsed records included: every garbage line with a NUL counts.
+  REQUIRE(lines_with_nul > 0);
+  CHECK(SeriesValue(families, "app_nul_lines_total") == lines_with_nul);
   CHECK(SeriesValue(families, "sidecar_exporter_log_multiline_orphan_lines_total") == 2 + 4096);
   CHECK(SeriesValue(families, "sidecar_exporter_log_multiline_records_total") == 2 + 4096);
   // Bounded memory: nothing near the 100 MiB of the line was held.
