@@ -9,9 +9,9 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,11 +47,6 @@ class SilentUpstream {
   UniqueFd fd_;
   int port_ = 0;
 };
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Lines of `text` matching `pattern` (ECMAScript, searched anywhere in the line).
 int CountLines(const std::string& text, const std::string& pattern) {
