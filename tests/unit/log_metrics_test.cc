@@ -30,10 +30,12 @@ MetricDefinition Define(std::string name, MetricKind kind, std::vector<std::stri
                                   std::move(match));
 }
 
-// Feeds `lines` through a logfmt format into metrics defined by `definitions`.
-std::vector<prometheus::MetricFamily> Run(std::vector<MetricDefinition> definitions,
-                                          const std::vector<std::string>& lines,
-                                          std::size_t series_limit = 2000) {
+// Feeds `lines` through a format (logfmt unless given) into metrics defined by `definitions`.
+std::vector<prometheus::MetricFamily> Run(
+    std::vector<MetricDefinition> definitions, const std::vector<std::string>& lines,
+    std::size_t series_limit = 2000,
+    accesslog::LogFormatKind format_kind = accesslog::LogFormatKind::kLogfmt,
+    const std::string& format_text = "") {
   logmetrics::LogMetricsOptions options;
   options.collector = "app";
   options.metrics = std::move(definitions);
@@ -45,8 +47,10 @@ std::vector<prometheus::MetricFamily> Run(std::vector<MetricDefinition> definiti
   accesslog::LogFormatOptions format_options;
   format_options.keys_as_named = true;
   accesslog::FormatError format_error;
-  auto format = accesslog::LogFormat::Compile(accesslog::LogFormatKind::kLogfmt, "", format_options,
-                                              format_error);
+  auto format =
+      accesslog::LogFormat::Compile(format_kind, format_text, format_options, format_error);
+  INFO(format_error.message);
+  REQUIRE(format != nullptr);
   accesslog::LogRecord record;
   for (const std::string& line : lines) {
     const bool parsed = format->Parse(line, record);
@@ -90,10 +94,12 @@ TEST_CASE("log_metrics: one line feeds every metric it matches", "[log_metrics]"
   CHECK(SeriesValue(families, "sidecar_exporter_log_values_invalid_total",
                     {{"metric", "app_queue_length"}}) == 1);
   // The histogram's buckets and sum.
+  int histograms_checked = 0;
   for (const auto& family : families) {
     if (family.name != "app_job_duration_seconds") continue;
     for (const auto& metric : family.metric) {
       if (metric.label.at(1).value != "import") continue;
+      ++histograms_checked;
       CHECK(metric.histogram.sample_sum == Approx(0.75));
       REQUIRE(metric.histogram.bucket.size() == 4);
       CHECK(metric.histogram.bucket[0].cumulative_count == 1);
@@ -102,6 +108,40 @@ TEST_CASE("log_metrics: one line feeds every metric it matches", "[log_metrics]"
       CHECK(metric.histogram.bucket[0].upper_bound == 0.1);
     }
   }
+  CHECK(histograms_checked == 1);
+}
+
+TEST_CASE("log_metrics: the standard fields of an access-log format, numbers included",
+          "[log_metrics]") {
+  // Numeric fields (status, body_bytes_sent, request_time) are parsed into numbers by the nginx
+  // format: labels and `where` see their text, `value` their number.
+  MetricDefinition bytes =
+      Define("web_bytes_total", MetricKind::kCounter, {"status", "method"}, "body_bytes_sent");
+  MetricDefinition failed = Define("web_failed_posts_total", MetricKind::kCounter);
+  failed.where = {{"status", "500"}, {"method", "POST"}};
+  MetricDefinition duration =
+      Define("web_request_duration_seconds", MetricKind::kHistogram, {}, "request_time");
+  duration.buckets = {0.1, 1};
+  const auto families =
+      Run({bytes, failed, duration},
+          {
+              R"(127.0.0.1 - - [29/Nov/2026:21:53:37 +0000] "GET / HTTP/1.1" 200 612 0.005)",
+              R"(127.0.0.1 - - [29/Nov/2026:21:53:38 +0000] "POST /api HTTP/1.1" 500 20 1.500)",
+              R"(127.0.0.1 - - [29/Nov/2026:21:53:39 +0000] "GET /x HTTP/1.1" 200 100 0.050)",
+              R"(127.0.0.1 - - [29/Nov/2026:21:53:40 +0000] "GET /y HTTP/1.1" 304 - -)",
+          },
+          2000, accesslog::LogFormatKind::kNginx,
+          R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent )"
+          R"($request_time)");
+  CHECK(SeriesValue(families, "web_bytes_total", {{"status", "200"}, {"method", "GET"}}) == 712);
+  CHECK(SeriesValue(families, "web_bytes_total", {{"status", "500"}, {"method", "POST"}}) == 20);
+  CHECK(SeriesValue(families, "web_failed_posts_total") == 1);
+  CHECK(SeriesValue(families, "web_request_duration_seconds") == 3);
+  // The 304's "-" size and time: missing, so invalid for the metrics with a value.
+  CHECK(SeriesValue(families, "sidecar_exporter_log_values_invalid_total",
+                    {{"metric", "web_bytes_total"}}) == 1);
+  CHECK(SeriesValue(families, "sidecar_exporter_log_values_invalid_total",
+                    {{"metric", "web_request_duration_seconds"}}) == 1);
 }
 
 TEST_CASE("log_metrics: series beyond the limit go to __overflow__ and are counted",
