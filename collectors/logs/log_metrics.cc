@@ -55,11 +55,12 @@ class FieldSource {
 
   // The field as a finite number, or nothing.
   std::optional<double> Value(const LogRecord& record) const {
-    if (standard_ && !accesslog::IsStringField(*standard_) && record.Named(name_).empty()) {
-      return Number(record);
-    }
+    // One scan of the named fields: a named field wins, else the standard field.
     std::string_view text = record.Named(name_);
-    if (text.empty() && standard_) text = record.String(*standard_);
+    if (text.empty() && standard_) {
+      if (!accesslog::IsStringField(*standard_)) return Number(record);
+      text = record.String(*standard_);
+    }
     while (!text.empty() && (text.front() == ' ' || text.front() == '+')) text.remove_prefix(1);
     while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
     double value = 0;
