@@ -194,7 +194,9 @@ std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, Defini
   for (std::size_t i = 0; i < options.metrics.size(); ++i) {
     MetricDefinition& metric = options.metrics[i];
     if (!IsMetricName(metric.name)) {
-      return fail(i, "name", "invalid metric name '" + metric.name + "'");
+      return fail(i, "name",
+                  "invalid metric name '" + metric.name +
+                      "'; use letters, digits, underscores and colons, not starting with a digit");
     }
     if (!names.insert(metric.name).second) {
       return fail(i, "name", "metric '" + metric.name + "' is defined twice");
@@ -207,15 +209,26 @@ std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, Defini
       return fail(i, "name", "a counter's name ends in _total (" + metric.name + "_total)");
     }
     if (metric.kind != MetricKind::kCounter && total) {
-      return fail(i, "name", "only counters end in _total");
+      return fail(i, "name",
+                  "only counters end in _total; name it without the suffix, or make it "
+                  "type: counter");
     }
     if (metric.labels.size() > kMaxLabels) {
       return fail(i, "labels", "too many labels (at most " + std::to_string(kMaxLabels) + ")");
     }
     std::set<std::string, std::less<>> labels;
     for (const std::string& label : metric.labels) {
-      if (!IsValidLabelName(label) || label == "collector" || label == "le") {
-        return fail(i, "labels", "invalid label name '" + label + "'");
+      if (label == "collector" || label == "le") {
+        return fail(i, "labels",
+                    "label '" + label + "' is reserved for " +
+                        (label == "collector" ? "the collector's name" : "histogram buckets") +
+                        "; use another name");
+      }
+      if (!IsValidLabelName(label)) {
+        return fail(i, "labels",
+                    "invalid label name '" + label +
+                        "'; use letters, digits and underscores, not starting with a digit or "
+                        "\"__\"");
       }
       if (!labels.insert(label).second) {
         return fail(i, "labels", "label '" + label + "' given twice");
@@ -231,9 +244,14 @@ std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, Defini
         return fail(i, "buckets", "a histogram needs buckets");
       }
       for (std::size_t b = 0; b < metric.buckets.size(); ++b) {
-        if (!std::isfinite(metric.buckets[b]) ||
-            (b > 0 && !(metric.buckets[b] > metric.buckets[b - 1]))) {
-          return fail(i, "buckets", "bucket bounds must be finite and strictly increasing");
+        if (!std::isfinite(metric.buckets[b])) {
+          return fail(i, "buckets", "bucket bounds must be finite (+Inf is added)");
+        }
+        if (b > 0 && !(metric.buckets[b] > metric.buckets[b - 1])) {
+          return fail(i, "buckets",
+                      "bucket bounds must be strictly increasing; " +
+                          std::to_string(metric.buckets[b]) + " follows " +
+                          std::to_string(metric.buckets[b - 1]));
         }
       }
     } else if (!metric.buckets.empty()) {
@@ -247,7 +265,7 @@ std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, Defini
     }
     for (const auto& [field, wanted] : metric.where) {
       if (field.empty()) {
-        return fail(i, "where", "empty field name");
+        return fail(i, "where", "a condition needs a field name (field: value)");
       }
     }
   }

@@ -178,6 +178,18 @@ TEST_CASE("log_metrics: definition errors land on their field", "[config][log_me
                          "      - name: app_seconds\n        type: histogram\n"
                          "        value: d\n")) ==
         "test.yaml:8:9: collectors[0].metrics[1].buckets: a histogram needs buckets");
+  CHECK(OnlyError(Errors("    format: logfmt\n    metrics:\n      - name: app_seconds\n"
+                         "        type: histogram\n        value: d\n"
+                         "        buckets: [1, 0.5]\n")) ==
+        "test.yaml:10:18: collectors[0].metrics[0].buckets: bucket bounds must be strictly "
+        "increasing; 0.500000 follows 1.000000");
+  CHECK(OnlyError(Errors("    format: logfmt\n    metrics:\n      - name: app_a_total\n"
+                         "        labels: [le]\n")) ==
+        "test.yaml:8:17: collectors[0].metrics[0].labels: label 'le' is reserved for histogram "
+        "buckets; use another name");
+  CHECK(OnlyError(Errors("    format: logfmt\n    metrics:\n      - name: 9lives_total\n")) ==
+        "test.yaml:7:15: collectors[0].metrics[0].name: invalid metric name '9lives_total'; use "
+        "letters, digits, underscores and colons, not starting with a digit");
   CHECK(OnlyError(Errors("    metrics:\n      - name: app_a_total\n        match: 'a(b'\n")) ==
         "test.yaml:7:16: collectors[0].metrics[0].match: invalid regular expression: missing ): "
         "a(b");
