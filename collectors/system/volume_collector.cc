@@ -234,8 +234,9 @@ CollectResult VolumeCollector::Collect(const CollectContext& context) {
         MetricType::Gauge, static_cast<double>(usage_->inodes));
   }
   add("sidecar_volume_walks_truncated_total",
-      "Walks of the volume's path stopped by max_entries or max_walk_time.", MetricType::Counter,
-      static_cast<double>(walks_truncated_));
+      "Walks of the volume's path cut short: stopped by max_entries or max_walk_time, or with "
+      "directories nested over 256 levels deep not entered.",
+      MetricType::Counter, static_cast<double>(walks_truncated_));
   if (options_.limit_bytes) {
     add("sidecar_volume_limit_bytes",
         "The volume's size limit from the configuration (an emptyDir's sizeLimit).",
