@@ -210,20 +210,6 @@ std::unique_ptr<PeerProcess> StartPrometheus(
       std::vector<std::pair<std::string, std::string>>{{"prometheus.yml", PrometheusConfig(jobs)}});
 }
 
-std::string UrlEncode(const std::string& text) {
-  std::string encoded;
-  for (const char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      encoded += c;
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-      encoded += hex;
-    }
-  }
-  return encoded;
-}
-
 // The answer of `prometheus` to an instant query.
 std::string Query(const PeerProcess& prometheus, const std::string& expr) {
   return HttpGet(prometheus.url("/api/v1/query?query=" + UrlEncode(expr))).body;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -33,6 +34,21 @@ size_t AppendHeader(char* data, size_t size, size_t count, void* user) {
 }
 
 }  // namespace
+
+std::string UrlEncode(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers,
                    const std::string& method, std::chrono::milliseconds timeout) {

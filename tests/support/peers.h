@@ -25,6 +25,9 @@ HttpResult HttpGet(const std::string& url, const std::vector<std::string>& heade
                    const std::string& method = "GET",
                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// `text` percent-encoded for a URL's query (RFC 3986: all but letters, digits and -_.~).
+std::string UrlEncode(const std::string& text);
+
 // Parses the text exposition format into "name{labels}" -> value, labels as written.
 std::map<std::string, double> ParseMetrics(const std::string& text);
 

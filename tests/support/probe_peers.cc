@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <stdexcept>
@@ -11,21 +10,6 @@
 
 namespace sidecar::testing {
 namespace {
-
-std::string UrlEncode(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 void StopProcess(std::unique_ptr<ChildProcess>& process) {
   if (!process) return;
