@@ -46,12 +46,10 @@ printf '# TYPE requests counter\n# HELP requests Requests.\nrequests_total{code=
 { echo '$.components.*.status'; cat tests/data/json/actuator_health.json; } >"$work/json/actuator"
 { echo "\$.checks.*[*]['status']"; cat tests/data/json/health_check.json; } >"$work/json/check"
 
-# log_metrics: an example config, then "---", then lines of a real nginx error log and logfmt.
-for example in examples/log-metrics.yaml; do
-  { cat "$example"; printf '\n---\n'; head -40 tests/data/nginx_error.log
-    printf 'level=error msg="db timeout" duration=0.25 path=/api\nlevel=info msg=ok duration=1e-3\n'
-  } >"$work/logmetrics/$(basename "$example" .yaml)"
-done
+# log_metrics: the example config, then "---", then lines of a real nginx error log and logfmt.
+{ cat examples/log-metrics.yaml; printf '\n---\n'; head -40 tests/data/nginx_error.log
+  printf 'level=error msg="db timeout" duration=0.25 path=/api\nlevel=info msg=ok duration=1e-3\n'
+} >"$work/logmetrics/log-metrics"
 
 printf 'leak:libcrypto.so\n' >"$work/lsan.supp"
 
