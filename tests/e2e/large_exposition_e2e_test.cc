@@ -10,20 +10,11 @@
 #include <vector>
 
 #include "tests/support/peers.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace sidecar::testing {
 namespace {
-
-long StatusKib(int pid, const std::string& field) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with(field + ":")) return std::stol(line.substr(field.size() + 1));
-  }
-  FAIL("no " << field << " in /proc/" << pid << "/status");
-  return 0;
-}
 
 // The read offset of the exporter's descriptor of `file` (0 while it has none).
 long ReadOffset(int pid, const std::filesystem::path& file) {
@@ -69,7 +60,7 @@ TEST_CASE("resident memory stays bounded over many scrapes of a large exposition
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const long idle_kib = StatusKib(pid, "VmRSS");
+  const long idle_kib = ProcStatusKib(pid, "VmRSS");
 
   const HttpResult first = HttpGet(exporter.url("/metrics"));
   REQUIRE(first.status == 200);
@@ -100,9 +91,9 @@ TEST_CASE("resident memory stays bounded over many scrapes of a large exposition
   // Warm up with both shapes, one scraper and several, then the same again three times.
   scrape(10, false);
   round(false);
-  const long warm_kib = StatusKib(pid, "VmRSS");
+  const long warm_kib = ProcStatusKib(pid, "VmRSS");
   for (int i = 0; i < 3; ++i) round(i == 1);
-  const long after_kib = StatusKib(pid, "VmRSS");
+  const long after_kib = ProcStatusKib(pid, "VmRSS");
   INFO("idle " << idle_kib << " KiB, exposition " << exposition_kib << " KiB, after 40 scrapes "
                << warm_kib << " KiB, after 130 " << after_kib << " KiB");
   // Before the fix, every worker thread's arena kept its own high-water mark: 70-200 MB here

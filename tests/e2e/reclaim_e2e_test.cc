@@ -17,6 +17,7 @@
 
 #include "tests/support/mount.h"
 #include "tests/support/peers.h"
+#include "tests/support/process.h"
 
 namespace sidecar::testing {
 namespace {
@@ -237,12 +238,7 @@ TEST_CASE("volume: usage of nginx's log volume equals du's and find's while ngin
 }
 
 // Peak resident memory of a process (VmHWM), in bytes.
-std::uint64_t PeakRssBytes(int pid) {
-  const CommandResult status = RunCommand({"cat", "/proc/" + std::to_string(pid) + "/status"});
-  const std::size_t at = status.output.find("VmHWM:");
-  REQUIRE(at != std::string::npos);
-  return std::stoull(status.output.substr(at + 6)) * 1024;
-}
+std::uint64_t PeakRssBytes(int pid) { return ProcStatusKib(pid, "VmHWM") * 1024ull; }
 
 // `levels` nested directories, each holding `files_per_level` empty files, made relative to
 // open descriptors.

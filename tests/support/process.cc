@@ -192,6 +192,15 @@ std::optional<int> RunAsNobody(const std::function<int()>& body) {
   return WEXITSTATUS(status);
 }
 
+long ProcStatusKib(int pid, const std::string& field) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  std::ifstream status(path);
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with(field + ":")) return std::stol(line.substr(field.size() + 1));
+  }
+  throw std::runtime_error("no " + field + " in " + path);
+}
+
 std::vector<int> ChildPids(int parent) {
   std::vector<int> children;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

@@ -37,6 +37,10 @@ class ChildProcess {
 // The pids of `parent`'s children (read from /proc).
 std::vector<int> ChildPids(int parent);
 
+// A kB field of /proc/<pid>/status ("VmRSS", "VmHWM": resident and peak resident memory), in
+// KiB. Throws std::runtime_error when the process or the field is not there.
+long ProcStatusKib(int pid, const std::string& field);
+
 // Runs `body` in a forked child as the user and group nobody (65534), for tests that need a
 // real permission refusal while they run as root; returns its result (non-zero: the step that
 // failed; 20 when it threw). nullopt when the child cannot drop to nobody (root without

@@ -1,5 +1,7 @@
 #include "collectors/logs/log_metrics.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "collectors/logs/log_metrics_options.h"
 #include "exporter/config.h"
 #include "tests/support/families.h"
+#include "tests/support/process.h"
 #include "tests/support/step_waker.h"
 #include "tests/support/temp_dir.h"
 
@@ -327,13 +330,7 @@ TEST_CASE("log_metrics collector: multiline records, bounded and flushed by time
 }
 
 // Peak resident memory of this process, in KiB.
-long PeakRssKb() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6));
-  }
-  return 0;
-}
+long PeakRssKb() { return testing::ProcStatusKib(::getpid(), "VmHWM"); }
 
 TEST_CASE("log_metrics bad input: one 100 MB line, binary garbage, a start that never matches",
           "[log_metrics][bad_input]") {
