@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "collectors/core/config_decoder.h"
 #include "collectors/core/metric_family_builder.h"
 #include "prometheus/client_metric.h"
 #include "re2/re2.h"
@@ -19,20 +20,6 @@ constexpr std::string_view kRequestSizeName = "accesslog_http_request_size_bytes
 constexpr std::string_view kDurationName = "accesslog_http_request_duration_seconds";
 constexpr std::string_view kUpstreamName = "accesslog_http_upstream_duration_seconds";
 constexpr std::string_view kDroppedName = "sidecar_exporter_log_series_dropped_total";
-
-bool IsLabelName(std::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9') || name.starts_with("__")) {
-    return false;
-  }
-  for (char c : name) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool ValidBuckets(const std::vector<double>& buckets) {
   if (buckets.empty()) {
@@ -84,7 +71,7 @@ std::unique_ptr<RequestMetrics> RequestMetrics::Create(RequestMetricsOptions opt
   }
   std::vector<std::string> names;
   auto check_name = [&](const std::string& label, const char* option) {
-    if (!IsLabelName(label) || label == "collector" || label == "le") {
+    if (!IsValidLabelName(label) || label == "collector" || label == "le") {
       error = {option, "invalid label name '" + label + "'"};
       return false;
     }
