@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/core/merged_family.h"
+
 namespace sidecar {
 namespace {
 
@@ -45,19 +47,6 @@ void AppendInteger(Integer value, std::string& out) {
   char buffer[24];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
   out.append(buffer, end);
-}
-
-void AppendEscaped(std::string_view value, std::string& out) {
-  std::size_t plain = 0;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    const char c = value[i];
-    if (c != '\\' && c != '"' && c != '\n') continue;
-    out.append(value.data() + plain, i - plain);
-    out += '\\';
-    out += c == '\n' ? 'n' : c;
-    plain = i + 1;
-  }
-  out.append(value.data() + plain, value.size() - plain);
 }
 
 // Writes the start of one sample line of a family: name, suffix, labels and the space before the
@@ -139,7 +128,7 @@ class SeriesWriter {
     if (!labels_.empty()) labels_ += ',';
     labels_ += name;
     labels_ += "=\"";
-    AppendEscaped(value, labels_);
+    AppendEscapedLabelValue(value, labels_);
     labels_ += '"';
   }
 

@@ -50,16 +50,17 @@ void AppendValue(double value, std::string& out) {
 }
 
 void AppendEscapedLabelValue(std::string_view value, std::string& out) {
-  for (const char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
+  // The runs between characters to escape are appended whole: most values have none.
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\' && c != '"' && c != '\n') continue;
+    out.append(value.data() + plain, i - plain);
+    out += '\\';
+    out += c == '\n' ? 'n' : c;
+    plain = i + 1;
   }
+  out.append(value.data() + plain, value.size() - plain);
 }
 
 void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, std::string& out) {
