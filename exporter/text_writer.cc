@@ -108,9 +108,9 @@ class SeriesWriter {
     out_ += "\"} ";
   }
 
-  // As HeadWith, for the +Inf bucket TextSerializer adds when the buckets lack one.
-  void HeadWithInf(std::string_view name, std::string_view suffix, std::string_view label) {
-    HeadWithStart(name, suffix, label);
+  // As HeadWithBound, for the +Inf bucket TextSerializer adds when the buckets lack one.
+  void HeadWithInfBound(std::string_view name) {
+    HeadWithStart(name, "_bucket", "le");
     out_ += "+Inf\"} ";
   }
 
@@ -163,14 +163,20 @@ void AppendSingleValue(const MetricFamily& family, SeriesWriter& series, double 
   series.Tail();
 }
 
-void AppendSummary(const MetricFamily& family, const ClientMetric::Summary& summary,
-                   SeriesWriter& series, std::string& out) {
+// The `_count` and `_sum` lines that a summary's and a histogram's series start with.
+void AppendCountAndSum(const MetricFamily& family, std::uint64_t count, double sum,
+                       SeriesWriter& series, std::string& out) {
   series.Head(family.name, "_count");
-  AppendInteger(summary.sample_count, out);
+  AppendInteger(count, out);
   series.Tail();
   series.Head(family.name, "_sum");
-  AppendDouble(summary.sample_sum, out);
+  AppendDouble(sum, out);
   series.Tail();
+}
+
+void AppendSummary(const MetricFamily& family, const ClientMetric::Summary& summary,
+                   SeriesWriter& series, std::string& out) {
+  AppendCountAndSum(family, summary.sample_count, summary.sample_sum, series, out);
   for (const auto& quantile : summary.quantile) {
     series.HeadWith(family.name, "", "quantile", quantile.quantile);
     AppendDouble(quantile.value, out);
@@ -180,12 +186,7 @@ void AppendSummary(const MetricFamily& family, const ClientMetric::Summary& summ
 
 void AppendHistogram(const MetricFamily& family, const ClientMetric::Histogram& histogram,
                      SeriesWriter& series, std::string& out) {
-  series.Head(family.name, "_count");
-  AppendInteger(histogram.sample_count, out);
-  series.Tail();
-  series.Head(family.name, "_sum");
-  AppendDouble(histogram.sample_sum, out);
-  series.Tail();
+  AppendCountAndSum(family, histogram.sample_count, histogram.sample_sum, series, out);
   double last = -std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < histogram.bucket.size(); ++i) {
     const auto& bucket = histogram.bucket[i];
@@ -195,7 +196,7 @@ void AppendHistogram(const MetricFamily& family, const ClientMetric::Histogram& 
     series.Tail();
   }
   if (last != std::numeric_limits<double>::infinity()) {
-    series.HeadWithInf(family.name, "_bucket", "le");
+    series.HeadWithInfBound(family.name);
     AppendInteger(histogram.sample_count, out);
     series.Tail();
   }
