@@ -5,6 +5,15 @@
 #include "exporter/logger.h"
 
 namespace sidecar {
+namespace {
+
+// True when all of `text` is a whole number from `min` to `max`, which it stores in `value`.
+bool ParseBoundedInt(const std::string& text, int min, int max, int& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && value >= min && value <= max;
+}
+
+}  // namespace
 
 std::string Usage() {
   return R"(usage: sidecar-exporter --config.file=FILE [flags]
@@ -77,27 +86,16 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args, std::strin
       value = args[++i];
     }
     *target = *value;
-    if (target == &threads) {
-      const auto [end, ec] =
-          std::from_chars(threads.data(), threads.data() + threads.size(), flags.web_max_threads);
-      if (ec != std::errc() || end != threads.data() + threads.size() ||
-          flags.web_max_threads < 1 || flags.web_max_threads > 16384) {
-        error = "--web.max-threads: want a number from 1 to 16384, got \"" + threads + "\"";
-        return std::nullopt;
-      }
+    if (target == &threads && !ParseBoundedInt(threads, 1, 16384, flags.web_max_threads)) {
+      error = "--web.max-threads: want a number from 1 to 16384, got \"" + threads + "\"";
+      return std::nullopt;
     }
-    if (target == &sample_interval) {
-      const auto [end, ec] =
-          std::from_chars(sample_interval.data(), sample_interval.data() + sample_interval.size(),
-                          flags.status_sample_interval_ms);
-      if (ec != std::errc() || end != sample_interval.data() + sample_interval.size() ||
-          flags.status_sample_interval_ms < 0 || flags.status_sample_interval_ms > 3600000) {
-        error =
-            "--status.sample-interval-ms: want milliseconds from 0 (no sampler) to 3600000, "
-            "got \"" +
-            sample_interval + "\"";
-        return std::nullopt;
-      }
+    if (target == &sample_interval &&
+        !ParseBoundedInt(sample_interval, 0, 3600000, flags.status_sample_interval_ms)) {
+      error =
+          "--status.sample-interval-ms: want milliseconds from 0 (no sampler) to 3600000, got \"" +
+          sample_interval + "\"";
+      return std::nullopt;
     }
   }
   if (flags.help || flags.version) return flags;
