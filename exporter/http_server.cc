@@ -127,6 +127,10 @@ class HttpServer::Dispatcher final : public CivetHandler {
   bool handlePatch(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
 
  private:
+  // Whether a GET or HEAD client may send another request on this connection: it asked to keep
+  // it. The ConnectionGate in front keeps the client's connection for the next request when this
+  // says so. Other methods may carry a body the gate does not pass on, so their connections
+  // always close (NotAllowed does not ask).
   static bool KeepAlive(mg_connection* conn) {
     const char* connection = mg_get_header(conn, "Connection");
     const mg_request_info* info = mg_get_request_info(conn);
@@ -136,12 +140,6 @@ class HttpServer::Dispatcher final : public CivetHandler {
     return !EqualsIgnoreCase(TrimSpaces(connection), "close") &&
            (!http10 || EqualsIgnoreCase(TrimSpaces(connection), "keep-alive"));
   }
-
-  // Whether a GET or HEAD client may send another request on this connection: it asked to keep
-  // it. The ConnectionGate in front keeps the client's connection for the next request when this
-  // says so. Other methods may carry a body the gate does not pass on, so their connections
-  // always close.
-  bool KeepClientConnection(mg_connection* conn) const { return KeepAlive(conn); }
 
   // Writes status line, headers and body with a single write: two writes per response would
   // double the TCP sends, the largest cost of a scrape on loopback. A large body goes out in a
@@ -227,7 +225,7 @@ class HttpServer::Dispatcher final : public CivetHandler {
   }
 
   bool Serve(mg_connection* conn, bool with_body) {
-    const bool keep_connection = KeepClientConnection(conn);
+    const bool keep_connection = KeepAlive(conn);
     if (const auto refusal = Refusal(conn)) {
       Send(conn, *refusal, with_body, false, keep_connection);
       return true;
