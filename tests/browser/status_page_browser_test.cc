@@ -122,6 +122,36 @@ NetLogRequests RequestsIn(const std::string& net_log) {
   return requests;
 }
 
+// Chromium loaded `page`, logged nothing on its console (errors, CSP violations), and the page
+// asked nothing of anywhere but under `origin`.
+void CheckStayedOnPage(const BrowserRun& run, const std::string& page, const std::string& origin) {
+  CHECK(ConsoleMessages(run.log).empty());
+  REQUIRE_FALSE(run.net_log.empty());
+  const NetLogRequests requests = RequestsIn(run.net_log);
+  CHECK(std::find(requests.all.begin(), requests.all.end(), page) != requests.all.end());
+  for (const std::string& url : requests.from_page) {
+    INFO(url);
+    CHECK(url.starts_with(origin));
+  }
+}
+
+// Screenshots of `page`, one per name and window size ("WIDTH,HEIGHT"), saved in the artifacts
+// directory as status-page-NAME.png; Chromium logs nothing on the console for any of them.
+void TakeScreenshots(const TempDir& browser, const std::string& page,
+                     const std::vector<std::pair<std::string, std::string>>& sizes) {
+  for (const auto& [name, size] : sizes) {
+    const auto file = ArtifactsDir() / ("status-page-" + name + ".png");
+    std::filesystem::remove(file);
+    const BrowserRun shot = RunChromium(
+        browser, name,
+        {"--window-size=" + size, "--hide-scrollbars", "--screenshot=" + file.string(), page});
+    INFO(shot.log.substr(0, 4000));
+    CHECK(shot.result.exit_code == 0);
+    CHECK(std::filesystem::exists(file));
+    CHECK(ConsoleMessages(shot.log).empty());
+  }
+}
+
 // The text of the cell with that data-field and data-window in the rendered DOM.
 std::string FieldText(const std::string& dom, const std::string& section, const std::string& field,
                       int window) {
@@ -243,29 +273,9 @@ TEST_CASE("Chromium renders the status page with the numbers of the traffic ngin
   CHECK(FieldText(dom, "nginx", "up_ratio", 60) == "100 % of snapshots");
   CHECK_THAT(dom, Catch::Contains("<svg viewBox"));
 
-  // Nothing logged on the console (errors, CSP violations), nothing asked of anywhere else.
-  CHECK(ConsoleMessages(run.log).empty());
-  REQUIRE_FALSE(run.net_log.empty());
-  const NetLogRequests requests = RequestsIn(run.net_log);
-  CHECK(std::find(requests.all.begin(), requests.all.end(), page) != requests.all.end());
-  for (const std::string& url : requests.from_page) {
-    INFO(url);
-    CHECK(url.starts_with(exporter.url("/")));
-  }
-
+  CheckStayedOnPage(run, page, exporter.url("/"));
   // Screenshots, as a laptop and a phone show the page.
-  for (const auto& [name, size] :
-       {std::pair{"laptop", "1366,2200"}, std::pair{"phone", "390,2600"}}) {
-    const auto file = ArtifactsDir() / (std::string("status-page-") + name + ".png");
-    std::filesystem::remove(file);
-    const BrowserRun shot = RunChromium(browser, name,
-                                        {"--window-size=" + std::string(size), "--hide-scrollbars",
-                                         "--screenshot=" + file.string(), page + "?refresh=0"});
-    INFO(shot.log.substr(0, 4000));
-    CHECK(shot.result.exit_code == 0);
-    CHECK(std::filesystem::exists(file));
-    CHECK(ConsoleMessages(shot.log).empty());
-  }
+  TakeScreenshots(browser, page + "?refresh=0", {{"laptop", "1366,2200"}, {"phone", "390,2600"}});
 }
 
 // html-validate's verdict on `html`, with the recommended rules but one: the page refreshes
@@ -460,26 +470,8 @@ TEST_CASE("Chromium shows Apache, PHP-FPM and probes with the numbers of the tra
   CHECK_THAT(text.body, Catch::Contains("fpm_www (PHP-FPM): up\n"));
   CHECK_THAT(text.body, Catch::Contains("apache (Apache): up\n  now: workers: busy 1 · idle "));
 
-  CHECK(ConsoleMessages(run.log).empty());
-  REQUIRE_FALSE(run.net_log.empty());
-  const NetLogRequests requests = RequestsIn(run.net_log);
-  CHECK(std::find(requests.all.begin(), requests.all.end(), page) != requests.all.end());
-  for (const std::string& url : requests.from_page) {
-    INFO(url);
-    CHECK(url.starts_with(exporter.url("/")));
-  }
-  for (const auto& [name, size] :
-       {std::pair{"pod-laptop", "1366,5200"}, std::pair{"pod-phone", "390,9000"}}) {
-    const auto file = ArtifactsDir() / (std::string("status-page-") + name + ".png");
-    std::filesystem::remove(file);
-    const BrowserRun shot = RunChromium(browser, name,
-                                        {"--window-size=" + std::string(size), "--hide-scrollbars",
-                                         "--screenshot=" + file.string(), page});
-    INFO(shot.log.substr(0, 4000));
-    CHECK(shot.result.exit_code == 0);
-    CHECK(std::filesystem::exists(file));
-    CHECK(ConsoleMessages(shot.log).empty());
-  }
+  CheckStayedOnPage(run, page, exporter.url("/"));
+  TakeScreenshots(browser, page, {{"pod-laptop", "1366,5200"}, {"pod-phone", "390,9000"}});
 }
 
 }  // namespace
