@@ -6,13 +6,16 @@
 
 namespace sidecar {
 
-std::vector<std::string> ExposedNames(std::string_view name, prometheus::MetricType type) {
-  std::vector<std::string> names{std::string(name)};
-  if (type == prometheus::MetricType::Histogram || type == prometheus::MetricType::Summary) {
-    for (const char* suffix : {"_sum", "_count"}) names.push_back(std::string(name) + suffix);
-    if (type == prometheus::MetricType::Histogram) names.push_back(std::string(name) + "_bucket");
+std::span<const std::string_view> ExposedSuffixes(prometheus::MetricType type) {
+  static constexpr std::string_view kSuffixes[] = {"", "_sum", "_count", "_bucket"};
+  switch (type) {
+    case prometheus::MetricType::Histogram:
+      return {kSuffixes, 4};
+    case prometheus::MetricType::Summary:
+      return {kSuffixes, 3};
+    default:
+      return {kSuffixes, 1};
   }
-  return names;
 }
 
 bool HasLabel(std::string_view labels, std::string_view name) {

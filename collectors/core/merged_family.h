@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,9 +48,10 @@ struct MergedFamily {
   }
 };
 
-// The metric names a family of `type` named `name` writes in the text format 0.0.4 (`x_bucket`,
-// `x_sum`, `x_count` for a histogram), so that clashes with other families are found.
-std::vector<std::string> ExposedNames(std::string_view name, prometheus::MetricType type);
+// What a family of `type` appends to its name for the metric names it writes in the text format
+// 0.0.4 ("" for its name itself; `_sum`, `_count` for a summary, and `_bucket` too for a
+// histogram), so that clashes with other families are found.
+std::span<const std::string_view> ExposedSuffixes(prometheus::MetricType type);
 
 // True when `labels` (label pairs as in MergedSample) has a label called `name`.
 bool HasLabel(std::string_view labels, std::string_view name);
