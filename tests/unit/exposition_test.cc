@@ -1,6 +1,7 @@
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
+#include <deque>
 
 #include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
@@ -44,6 +45,32 @@ TEST_CASE("families of the same name from several collectors merge into one", "[
         "# HELP y Y.\n"
         "# TYPE y gauge\n"
         "y{cluster=\"eu\",collector=\"ignored\"} 3\n");
+}
+
+TEST_CASE("a merged family may not expose a name the exporter's own families expose",
+          "[exposition]") {
+  using prometheus::MetricType;
+  const std::vector<prometheus::MetricFamily> own = {
+      MetricFamilyBuilder("own_seconds", "", MetricType::Histogram).Build(),
+      MetricFamilyBuilder("own_rpc_sum", "", MetricType::Gauge).Build()};
+  MergedFamilySet set(own);
+  std::deque<MergedFamily> families;  // the set keeps pointers to them
+  const auto add = [&](const char* name, MetricType type) {
+    families.push_back(MergedFamily{name, type, "", "", {}});
+    return set.Add(families.back());
+  };
+  using Outcome = MergedFamilySet::Outcome;
+  // A histogram's own name, _bucket, _sum and _count are all taken.
+  CHECK(add("own_seconds", MetricType::Gauge) == Outcome::kNameClash);
+  CHECK(add("own_seconds_bucket", MetricType::Untyped) == Outcome::kNameClash);
+  CHECK(add("own_seconds_sum", MetricType::Gauge) == Outcome::kNameClash);
+  CHECK(add("own_seconds_count", MetricType::Counter) == Outcome::kNameClash);
+  // A summary would write own_rpc_sum; a gauge named own_rpc writes only its name.
+  CHECK(add("own_rpc", MetricType::Summary) == Outcome::kNameClash);
+  CHECK(add("own_rpc", MetricType::Gauge) == Outcome::kAdded);
+  CHECK(add("own_rpc", MetricType::Counter) == Outcome::kTypeClash);
+  CHECK(add("sidecar_exporter_x", MetricType::Gauge) == Outcome::kNameClash);
+  CHECK(set.groups().size() == 1);
 }
 
 TEST_CASE("label values are escaped and no timestamps are written", "[exposition]") {
