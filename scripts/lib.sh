@@ -16,9 +16,14 @@
 #   rss_kb PID, anon_kb PID   resident and private (anonymous) memory of a process, in KiB.
 #   start_nginx_exporters     real nginx plus sidecar-exporter and nginx-prometheus-exporter on
 #                        its stub_status (see below).
+#   cpu_ticks PID, peak_kb PID   user + system clock ticks and peak resident memory (KiB).
+#   sum_family NAME      the sum of every sample of NAME in the exposition on stdin.
+#   access_log_format    the access log format start_nginx writes (combined + $request_time),
+#                        for the benchmarks' access_log collectors.
 
 pids=()
 work=
+access_log_format='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time'
 
 start_session() {
   work=$(mktemp -d -t "$1-XXXXXX")
@@ -63,7 +68,7 @@ pid $work/nginx.pid;
 error_log $work/error.log warn;
 events { worker_connections 1024; }
 http {
-  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  log_format main '$access_log_format';
   $log_directive
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
@@ -91,7 +96,7 @@ wait_lines_read() {
   for _ in $(seq 6000); do
     # Until the exporter listens, curl fails and the sum is 0.
     read=$( (curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null || true) |
-      awk '/^sidecar_exporter_log_lines_read_total\{/ {s += $NF} END {printf "%d", s}')
+      sum_family sidecar_exporter_log_lines_read_total)
     ((read >= $2)) && break
     sleep 0.01
   done
@@ -110,10 +115,12 @@ time_log_reading() {
   pids+=("$ours_pid")
   ours_read=$(wait_lines_read "$port" "$2")
   ours_seconds=$(bc -l <<<"$(now) - $start")
-  ours_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$ours_pid/status")
+  ours_rss=$(peak_kb "$ours_pid")
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Private (anonymous) memory: what each extra pod costs once the shared libraries' pages are
 # cached; a static Go binary has almost no shared pages, so RSS is its fair figure too.
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
@@ -165,7 +172,7 @@ start_exporter_and_mtail() {
   wait_port "$mtail_port"
 }
 
-# sum_metric URL NAME: the sum of every sample of NAME (with or without labels) that URL serves.
-sum_metric() {
-  curl -s "$1" | awk -v m="$2" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d", s}'
-}
+# sum_family NAME: the sum of every sample of NAME (with or without labels) on stdin.
+sum_family() { awk -v m="$1" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d", s}'; }
+# sum_metric URL NAME: the same over what URL serves.
+sum_metric() { curl -s "$1" | sum_family "$2"; }

@@ -34,8 +34,6 @@ lines=$(wc -l <"$work/access.log")
 size_mb=$(($(stat -c %s "$work/access.log") / 1048576))
 cat "$work/access.log" >/dev/null  # page cache warm for both
 
-now() { date +%s.%N; }
-
 # --- mtail, one-shot: reads the file to its end, prints the metrics, exits.
 if ((!sampler_mode)); then
 start=$(now)
@@ -43,7 +41,7 @@ start=$(now)
   -one_shot_format=prometheus -logs "$work/access.log" -progs tests/bench/mtail -logtostderr \
   >"$work/mtail.prom" 2>"$work/mtail.err"
 mtail_seconds=$(bc -l <<<"$(now) - $start")
-mtail_total=$(awk '/^accesslog_http_requests_total\{/ {s += $NF} END {printf "%d", s}' "$work/mtail.prom")
+mtail_total=$(sum_family accesslog_http_requests_total <"$work/mtail.prom")
 fi
 
 # --- sidecar-exporter: tails the file from its beginning; timed from process start until every
@@ -55,13 +53,13 @@ collectors:
     name: bench
     paths: ['$work/access.log']
     format: nginx
-    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
+    log_format: '$access_log_format'
     from_beginning: true
 CONF
 file_bytes=$(stat -c %s "$work/access.log")
 clock_ticks=$(getconf CLK_TCK)
 
-metric_sum() { awk -v m="^$1\\{" '$0 ~ m {s += $NF} END {printf "%d", s}' "$work/ours.prom"; }
+metric_sum() { sum_family "$1" <"$work/ours.prom"; }
 
 # run_ours [FLAGS...]: one run; sets ours_seconds, ours_cpu (user + system seconds), ours_rss
 # (peak, KiB), ours_read, ours_total, ours_errors and ours_snapshots (status-page snapshots taken).
@@ -87,7 +85,7 @@ run_ours() {
   done
   ours_seconds=$(bc -l <<<"$(now) - $start")
   ours_cpu=$(awk -v t="$clock_ticks" '{printf "%.3f", ($14 + $15) / t}' "/proc/$pid/stat")
-  ours_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+  ours_rss=$(peak_kb "$pid")
   ours_total=$(metric_sum accesslog_http_requests_total)
   ours_errors=$(metric_sum sidecar_exporter_log_parse_errors_total)
   ours_snapshots=$(curl -s "http://127.0.0.1:$port/api/v1/status" |

@@ -68,7 +68,6 @@ curl -sf "http://127.0.0.1:$theirs_port/metrics" | grep -q '^apache_up 1'
 run_wrk() {  # port threads connections
   wrk -t"$2" -c"$3" -d"$duration" "http://127.0.0.1:$1/metrics" | awk '/^Requests\/sec/ {print $2}'
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 seconds=${duration%s}
 # CPU per scrape (us) of the exporter process alone, measured over a whole run.
 measure() {  # pid port threads connections -> "scrapes/s cpu_us"

@@ -29,7 +29,7 @@ collectors:
   - type: access_log
     name: bench
     paths: ['$log']
-    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
+    log_format: '$access_log_format'
     from_beginning: true
 CONF
   start_exporter_and_mtail "$dir/config.yaml" "$log" "$dir/mtail.log"

@@ -46,7 +46,7 @@ collectors:
     name: bench
     paths: ['$work/access.log']
     format: nginx
-    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
+    log_format: '$access_log_format'
     labels: [method, status, path]
     from_beginning: true
 CONF
@@ -78,10 +78,8 @@ bytes=$(stat -c %s "$work/metrics.prom")
 samples=$(grep -vc '^#' "$work/metrics.prom")
 bound_kb=$((idle_kb + 2 * bytes / 1024))
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Resets the peak (VmHWM) so that each phase's own peak is read.
 reset_peak() { echo 5 >"/proc/$ours_pid/clear_refs" 2>/dev/null || true; }
-peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$ours_pid/status"; }
 seconds=${duration%s}
 results=()
 phase() {  # label connections [wrk header args...]
@@ -98,7 +96,7 @@ phase() {  # label connections [wrk header args...]
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   results+=("$(printf '%-34s %9.0f %10.2fms %10.2fms %9s %9s %9d %9d' "$label" \
     "$(bc -l <<<"$rps * $seconds")" "$(bc -l <<<"1000 / $rps * $conns")" "$cpu" "$p50" "$p99" \
-    "$(rss_kb $ours_pid)" "$(peak_kb)")")
+    "$(rss_kb $ours_pid)" "$(peak_kb $ours_pid)")")
 }
 phase "sequential (1 connection)" 1
 phase "sequential, gzip" 1 -H "Accept-Encoding: gzip"

@@ -25,9 +25,6 @@ lines=$(wc -l <"$work/error.log")
 size_mb=$(($(stat -c %s "$work/error.log") / 1048576))
 cat "$work/error.log" >/dev/null  # page cache warm for both
 
-# Sum of the samples of a family in an exposition on stdin ("name{" or "name ").
-sum_of() { awk -v name="$1" 'index($0, name "{") == 1 || index($0, name " ") == 1 {s += $NF} END {printf "%d", s}'; }
-
 # --- mtail, one-shot: reads the file to its end, prints the metrics, exits.
 start=$(now)
 /usr/bin/time -f '%M' -o "$work/mtail.maxrss" taskset -c 0 mtail -one_shot \
@@ -67,8 +64,8 @@ printf 'ratio: %.1fx mtail lines/s (both timed from process start, ours includes
 status=0
 for family in nginx_error_log_lines_total nginx_error_log_upstream_timeouts_total \
   nginx_error_log_upstream_connect_failures_total; do
-  ours=$(sum_of "$family" <"$work/ours.prom")
-  theirs=$(sum_of "$family" <"$work/mtail.prom")
+  ours=$(sum_family "$family" <"$work/ours.prom")
+  theirs=$(sum_family "$family" <"$work/mtail.prom")
   echo "$family: ours $ours, mtail $theirs"
   ((ours == theirs)) || status=1
 done

@@ -90,7 +90,6 @@ echo "endpoint: $samples samples, $(wc -c <"$work/app.prom") bytes; sidecar merg
 [[ $ours_samples == "$samples" && $theirs_samples == "$samples" ]]
 
 run_wrk() { wrk -t1 -c1 -d"$duration" "$1" | awk '/^Requests\/sec/ {print $2}'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 seconds=${duration%s}
 direct=$(run_wrk "$endpoint")
 t0=$(cpu_ticks $theirs_pid)

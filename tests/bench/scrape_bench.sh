@@ -25,7 +25,6 @@ theirs_anon=$(anon_kb $theirs_pid)
 run_wrk() {  # port threads connections
   wrk -t"$2" -c"$3" -d"$duration" "http://127.0.0.1:$1/metrics" | awk '/^Requests\/sec/ {print $2}'
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # One scraper at a time: the cost of a single scrape, nothing shared. CPU per scrape in us.
 seconds=${duration%s}
 t0=$(cpu_ticks $theirs_pid)

@@ -15,11 +15,8 @@ if ((seconds < 60 || seconds > 3600)); then
   exit 2
 fi
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" --target sidecar-exporter >/dev/null
-
 source scripts/lib.sh
+build_bench sidecar-exporter
 start_session sidecar-soak
 log=$work/access.log
 touch "$log"
@@ -30,7 +27,7 @@ collectors:
   - type: access_log
     name: soak
     paths: ['$log']
-    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time'
+    log_format: '$access_log_format'
     from_beginning: true
     position_file: '$work/positions'
 CONF
@@ -74,7 +71,7 @@ pids+=($writer)
 pids+=($!)
 
 sample() {  # pid → "rss_kb fds threads"
-  printf '%s %s %s' "$(awk '/^VmRSS/ {print $2}' "/proc/$1/status")" \
+  printf '%s %s %s' "$(rss_kb "$1")" \
     "$(ls "/proc/$1/fd" | wc -l)" "$(awk '/^Threads/ {print $2}' "/proc/$1/status")"
 }
 printf '%6s | %-28s | %-28s | %s\n' "" "sidecar-exporter" "mtail" ""
