@@ -27,7 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kListenTag = ~std::uint64_t{0};
 constexpr std::uint64_t kWakeTag = kListenTag - 1;
-constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+// What one recv of a relay takes: a large exposition passes in few system calls.
+constexpr std::size_t kRelayChunkBytes = 256 * 1024;
 // A relay whose server side already finished may wait this long for a slow reader.
 constexpr std::chrono::seconds kDrainTimeout{5};
 // The server bounds a request's own time (collector timeouts, its write timeout); this only
@@ -125,6 +126,7 @@ ConnectionGate::ConnectionGate(ConnectionGateOptions options) : options_(std::mo
   backend_address_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
   peek_buffer_.resize(options_.max_header_bytes + 1);
+  relay_scratch_ = std::make_unique_for_overwrite<char[]>(kRelayChunkBytes);
   epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
   wake_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!epoll_fd_.valid() || !wake_fd_.valid()) {
@@ -514,15 +516,32 @@ void ConnectionGate::Pump(Connection& connection) {
     if (buffer.empty()) buffer = {};
     return moved;
   };
-  const auto read_in = [&failed](Buffer& buffer, bool& done, const auto& receive_some) {
+  // Reads a chunk into the gate's scratch buffer and sends at once what the other side takes of
+  // it, so that a large response passes through without being buffered per connection (or
+  // zero-filled first); only what the other side does not take yet waits in `buffer`. Returns
+  // whether it read anything (or the end).
+  const auto relay_chunk = [&](Buffer& buffer, bool& done, const auto& receive_some,
+                               const auto& send_some, bool from_server) {
     if (!buffer.empty() || done || failed) return false;
-    buffer.data.resize(kRelayBufferBytes);
-    const long got = receive_some(buffer.data.data(), buffer.data.size());
-    buffer.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-    buffer.begin = 0;
+    const long got = receive_some(relay_scratch_.get(), kRelayChunkBytes);
     if (got == 0) done = true;
     if (got == kFailed) failed = true;
-    return got >= 0;
+    if (got <= 0) return got == 0;
+    const std::string_view chunk(relay_scratch_.get(), static_cast<std::size_t>(got));
+    if (from_server) FrameResponse(connection, chunk);
+    std::size_t sent = 0;
+    while (sent < chunk.size()) {
+      const long some = send_some(chunk.data() + sent, chunk.size() - sent);
+      if (some == kWouldBlock) break;
+      if (some == kFailed) {
+        failed = true;
+        break;
+      }
+      sent += static_cast<std::size_t>(some);
+    }
+    buffer.data.assign(chunk.substr(sent));
+    buffer.begin = 0;
+    return true;
   };
   const auto to_backend = [backend](const char* data, std::size_t size) {
     return SendTo(backend, data, size);
@@ -541,14 +560,12 @@ void ConnectionGate::Pump(Connection& connection) {
   for (int round = 0; round < 64 && !failed; ++round) {
     bool moved = write_out(connection.to_backend, to_backend);
     if (connection.relay_client_bytes) {
-      moved |= read_in(connection.to_backend, connection.client_done, from_client);
+      moved |= relay_chunk(connection.to_backend, connection.client_done, from_client, to_backend,
+                           false);
     }
     moved |= write_out(connection.to_backend, to_backend);
-    if (connection.to_client.empty() &&
-        read_in(connection.to_client, connection.backend_done, from_backend)) {
-      moved = true;
-      FrameResponse(connection, connection.to_client.data);
-    }
+    moved |=
+        relay_chunk(connection.to_client, connection.backend_done, from_backend, to_client, true);
     moved |= write_out(connection.to_client, to_client);
     if (!moved) break;
     moved_any = true;

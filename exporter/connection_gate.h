@@ -55,7 +55,8 @@ struct ConnectionGateOptions {
   std::size_t max_header_bytes = 16 * 1024;
   // Connections waiting for their header; at the limit the oldest is closed to admit a new one.
   std::size_t max_waiting = 16384;
-  // Requests being relayed at once (each holds two 16 KiB buffers); more wait their turn.
+  // Requests being relayed at once (each holds what one side sent and the other has not taken yet);
+  // more wait their turn.
   std::size_t max_relays = 256;
   int listen_backlog = 4096;
   // On stop, responses being relayed get this long to complete (a scrape's answer commits its
@@ -187,6 +188,8 @@ class ConnectionGate {
   // closed and reused since, which the arrival number tells.
   std::deque<std::pair<int, std::uint64_t>> ready_;
   std::vector<char> peek_buffer_;
+  // Every relay reads into this one (the gate has one thread); pages are touched only as used.
+  std::unique_ptr<char[]> relay_scratch_;
   // Last member: the thread stops before what it uses is destroyed.
   std::jthread thread_;
 };
