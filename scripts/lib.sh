@@ -176,3 +176,37 @@ start_exporter_and_mtail() {
 sum_family() { awk -v m="$1" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d", s}'; }
 # sum_metric URL NAME: the same over what URL serves.
 sum_metric() { curl -s "$1" | sum_family "$2"; }
+
+# callgrind_per_scrape BINARY CONFIG SCRAPES [LINES]: runs BINARY with CONFIG under valgrind's
+# callgrind on a free port, waits until it listens (and, with LINES, until its log collectors
+# have read that many lines), zeroes the counts, scrapes /metrics SCRAPES times one after the
+# other and prints the instructions the whole process executed per scrape (gather, serialise,
+# HTTP and the gate's relay): a measure that, unlike CPU time, other load on the machine does
+# not change.
+callgrind_per_scrape() {
+  local binary=$1 config=$2 scrapes=$3 lines=${4:-} port pid out
+  port=$(free_port)
+  out="$work/callgrind.$port"
+  valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$out" "$binary" --config.file="$config" \
+    --web.listen-address="127.0.0.1:$port" --log.level=warn >"$out.log" 2>&1 &
+  pid=$!
+  pids+=($pid)
+  for _ in $(seq 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  if [[ -n $lines ]]; then
+    for _ in $(seq 600); do
+      (($(sum_metric "http://127.0.0.1:$port/metrics" sidecar_exporter_log_lines_read_total) >= lines)) && break
+      sleep 0.2
+    done
+  fi
+  curl -sf "http://127.0.0.1:$port/metrics" >/dev/null  # everything a scrape loads is loaded
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  for _ in $(seq "$scrapes"); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; done
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  # The dump made by -d is the first one numbered (the last is written at exit).
+  awk -v n="$scrapes" '/^totals:/ {printf "%d", $2 / n; exit}' "$out.1"
+}

@@ -8,7 +8,9 @@
 # many scrapes and scrapers. No peer: no other exporter serves this exposition.
 # Options (environment): DURATION per phase with an "s" (default 10s), CONNECTIONS for the
 # concurrent phase (default 8), SERIES (default 2000), BUILD_DIR (an existing build to use as is
-# instead of building build-bench for Release).
+# instead of building build-bench for Release), CALLGRIND_SCRAPES (default 10; 0 skips it):
+# scrapes made under valgrind's callgrind to count the instructions per scrape, a figure that
+# the load of the machine does not change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${DURATION:-10s}
@@ -116,3 +118,9 @@ printf '%s\n' "${results[@]}"
 echo "RSS: idle $idle_kb KiB, after all phases $final_kb KiB; bound idle + 2 x exposition = $bound_kb KiB"
 printf 'target: <= 8 ms per scrape (CPU per sequential scrape above), RSS <= %d KiB: %s\n' \
   "$bound_kb" "$( ((final_kb <= bound_kb)) && echo met || echo MISSED)"
+callgrind_scrapes=${CALLGRIND_SCRAPES:-10}
+if ((callgrind_scrapes > 0)); then
+  echo "instructions per scrape (callgrind, $callgrind_scrapes sequential scrapes):" \
+    "$(callgrind_per_scrape "$binary" "$work/config.yaml" "$callgrind_scrapes" \
+      "$(wc -l <"$work/access.log")")"
+fi

@@ -9,7 +9,9 @@
 # Options (environment): DURATION in seconds with an "s" (default 10s), SERIES (default 10000),
 # BUILD_DIR (an existing build to use as is instead of configuring build-bench for Release),
 # BEFORE (another sidecar-exporter binary, such as one built from an older commit, measured in
-# the same run on the same endpoint and printed as "before").
+# the same run on the same endpoint and printed as "before"), CALLGRIND_SCRAPES (default 10; 0
+# skips it): scrapes made under valgrind's callgrind to count the instructions per scrape, a
+# figure that the load of the machine does not change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${DURATION:-10s}
@@ -117,3 +119,11 @@ fi
 printf '%-30s %12.0f %10.2fms %14.2fms\n' "prometheus-exporter-exporter" "$theirs" "$theirs_cpu" "$(added "$theirs")"
 printf 'ratio (ours / theirs): scrapes/s %.2fx, CPU per scrape %.2fx\n' \
   "$(bc -l <<<"$ours/$theirs")" "$(bc -l <<<"$ours_cpu/$theirs_cpu")"
+callgrind_scrapes=${CALLGRIND_SCRAPES:-10}
+if ((callgrind_scrapes > 0)); then
+  printf 'instructions per scrape (callgrind, %d scrapes): sidecar-exporter %s' "$callgrind_scrapes" \
+    "$(callgrind_per_scrape "$build_dir"/sidecar-exporter "$work/config.yaml" "$callgrind_scrapes")"
+  [[ -z ${BEFORE:-} ]] ||
+    printf ', before %s' "$(callgrind_per_scrape "$BEFORE" "$work/config.yaml" "$callgrind_scrapes")"
+  echo
+fi
