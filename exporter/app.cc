@@ -225,7 +225,9 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
     for (size_t i = 0; i < active->runners.size(); ++i) {
       CollectorRunner& runner = *active->runners[i];
       const CollectResult& result = *gathered.results[i];
-      runner.CountDroppedSeries("type_clash", families.AddAll(result.families));
+      // Compact families first: a log collector's come before its pipeline metrics.
+      runner.CountDroppedSeries("type_clash",
+                                families.AddAll(result.series) + families.AddAll(result.families));
       const std::string& name = runner.name();
       success.Add(result.error ? 0 : 1, {{"collector", name}});
     }
@@ -303,6 +305,7 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
   // The serialiser adds them to each series as it writes it: cheaper than growing the label
   // vector of every series here.
   if (active) gathered.const_labels = active->const_labels;
+  gathered.series = families.series();
   gathered.families = std::move(families).Take();
   gathered.merged = merged.groups();
   return gathered;
@@ -415,10 +418,21 @@ void App::SampleStatus(std::stop_token stop) {
       own_run_ended = std::chrono::steady_clock::now();
     }
     std::vector<CollectorOutput> outputs;
+    // The sampler reads prometheus-cpp's model: compact families are converted (once a sample,
+    // not once a scrape).
+    std::vector<std::vector<prometheus::MetricFamily>> converted(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
       const CollectorRunner& runner = *active->runners[i];
+      const std::vector<prometheus::MetricFamily>* families = &results[i]->families;
+      if (!results[i]->series.empty()) {
+        for (const SeriesFamily& family : results[i]->series) {
+          converted[i].push_back(ToMetricFamily(family));
+        }
+        converted[i].insert(converted[i].end(), families->begin(), families->end());
+        families = &converted[i];
+      }
       outputs.push_back({runner.name(), runner.type(), !results[i]->error,
-                         runner.State().last_duration_seconds, &results[i]->families});
+                         runner.State().last_duration_seconds, families});
     }
     const auto process = process_collector_.Collect(CollectContext{});
     status_history_.Add(sampler.Sample(std::chrono::system_clock::now(), outputs, process.families,

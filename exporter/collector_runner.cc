@@ -32,6 +32,7 @@ std::shared_ptr<const CollectResult> CollectorRunner::Run(const CollectContext& 
     // Collectors report expected failures in the result; an exception is a bug, but it must not
     // take the exporter down with it.
     result->families.clear();
+    result->series.clear();
     result->error = std::string("collector threw: ") + e.what();
   }
   const auto duration = std::chrono::steady_clock::now() - started;

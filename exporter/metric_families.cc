@@ -62,7 +62,7 @@ std::string SerializeText(const Gathered& gathered) {
 }
 
 void AppendText(const Gathered& gathered, std::string& text) {
-  AppendText(gathered.families, gathered.const_labels, text);
+  AppendText(gathered.families, gathered.series, gathered.const_labels, text);
   for (const auto& group : gathered.merged) {
     const MergedFamily& first = *group.front();
     std::string_view help = first.help;

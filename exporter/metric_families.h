@@ -45,7 +45,9 @@ class MergedFamilySet {
 // Everything one scrape exposes.
 struct Gathered {
   std::vector<prometheus::MetricFamily> families;
-  // Owners of the merged families.
+  // The compact families joined to each of `families`, by its index (FamilySet::series()).
+  std::vector<std::vector<const SeriesFamily*>> series;
+  // Owners of the merged and compact families.
   std::vector<std::shared_ptr<const CollectResult>> results;
   std::vector<std::vector<const MergedFamily*>> merged;
   // Added, when serialised, to every series that lacks a label of that name.

@@ -28,7 +28,8 @@ void AppendDouble(double value, std::string& out) {
     char buffer[24];
     const auto [end, ec] =
         std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(value));
-    out.append(buffer, end);
+    out.append(buffer, static_cast<std::size_t>(
+                           end - buffer));  // (pointer, size): (first, last) takes a slow path
   } else if (std::isnan(value)) {
     out += "Nan";
   } else if (std::isinf(value)) {
@@ -38,7 +39,7 @@ void AppendDouble(double value, std::string& out) {
     const auto [end, ec] =
         std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general,
                       std::numeric_limits<double>::max_digits10 - 1);
-    out.append(buffer, end);
+    out.append(buffer, static_cast<std::size_t>(end - buffer));
   }
 }
 
@@ -46,7 +47,7 @@ template <typename Integer>
 void AppendInteger(Integer value, std::string& out) {
   char buffer[24];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out.append(buffer, end);
+  out.append(buffer, static_cast<std::size_t>(end - buffer));
 }
 
 // Writes the start of one sample line of a family: name, suffix, labels and the space before the
@@ -59,6 +60,7 @@ class SeriesWriter {
 
   void Start(const ClientMetric& metric) {
     labels_.clear();
+    bucket_head_.clear();
     for (const auto& label : metric.label) AppendLabel(label.name, label.value);
     // As FamilySet::AddConstLabels: an extra label is added unless the series already has one of
     // that name (its own, or an extra one added before it).
@@ -69,16 +71,34 @@ class SeriesWriter {
       for (std::size_t k = 0; k < i; ++k) present = present || extra_labels_[k].first == name;
       if (!present) AppendLabel(name, extra_labels_[i].second);
     }
+    series_labels_ = labels_;
     timestamp_ms_ = metric.timestamp_ms;
+  }
+
+  // As Start, for a series whose label pairs are already escaped (see SeriesLabels).
+  // Without extra labels to add, the series' labels are written from `escaped` itself.
+  void StartEscaped(std::string_view escaped) {
+    series_labels_ = escaped;
+    bucket_head_.clear();
+    for (std::size_t i = 0; i < extra_labels_.size(); ++i) {
+      const std::string& name = extra_labels_[i].first;
+      bool present = HasLabel(escaped, name);
+      for (std::size_t k = 0; k < i; ++k) present = present || extra_labels_[k].first == name;
+      if (present) continue;
+      if (series_labels_.data() != labels_.data()) labels_.assign(escaped);
+      AppendLabel(name, extra_labels_[i].second);
+      series_labels_ = labels_;
+    }
+    timestamp_ms_ = 0;
   }
 
   // `name` `suffix`{labels} and the space before the value.
   void Head(std::string_view name, std::string_view suffix) {
     out_ += name;
     out_ += suffix;
-    if (!labels_.empty()) {
+    if (!series_labels_.empty()) {
       out_ += '{';
-      out_ += labels_;
+      out_ += series_labels_;
       out_ += '}';
     }
     out_ += ' ';
@@ -92,8 +112,9 @@ class SeriesWriter {
     out_ += "\"} ";
   }
 
-  // As HeadWith for a bucket's `le`: the buckets of a family's series mostly have the same
-  // bounds, so each bound is formatted once and copied from then on.
+  // As HeadWith for a bucket's `le`. A series' bucket lines differ only in the bound, and the
+  // buckets of a family's series mostly have the same bounds: the line's start is put together
+  // once per series, each bound formatted once, and both copied from then on.
   void HeadWithBound(std::string_view name, std::size_t index, double bound) {
     if (index >= bounds_.size()) bounds_.resize(index + 1);
     Bound& cached = bounds_[index];
@@ -102,15 +123,15 @@ class SeriesWriter {
       cached.value = bound;
       cached.text.clear();
       AppendDouble(bound, cached.text);
+      cached.text += "\"} ";
     }
-    HeadWithStart(name, "_bucket", "le");
+    AppendBucketHead(name);
     out_ += cached.text;
-    out_ += "\"} ";
   }
 
   // As HeadWithBound, for the +Inf bucket TextSerializer adds when the buckets lack one.
   void HeadWithInfBound(std::string_view name) {
-    HeadWithStart(name, "_bucket", "le");
+    AppendBucketHead(name);
     out_ += "+Inf\"} ";
   }
 
@@ -132,12 +153,26 @@ class SeriesWriter {
     labels_ += '"';
   }
 
+  // `name`_bucket{labels,le=" (of the current series, whose family is `name`).
+  void AppendBucketHead(std::string_view name) {
+    if (bucket_head_.empty()) {
+      bucket_head_ += name;
+      bucket_head_ += "_bucket{";
+      if (!series_labels_.empty()) {
+        bucket_head_ += series_labels_;
+        bucket_head_ += ',';
+      }
+      bucket_head_ += "le=\"";
+    }
+    out_ += bucket_head_;
+  }
+
   void HeadWithStart(std::string_view name, std::string_view suffix, std::string_view label) {
     out_ += name;
     out_ += suffix;
     out_ += '{';
-    if (!labels_.empty()) {
-      out_ += labels_;
+    if (!series_labels_.empty()) {
+      out_ += series_labels_;
       out_ += ',';
     }
     out_ += label;
@@ -152,31 +187,34 @@ class SeriesWriter {
   const LabelPairs& extra_labels_;
   std::string& out_;
   std::vector<Bound> bounds_;
+  // The current series' labels: labels_, or the escaped labels it was started with.
+  std::string_view series_labels_;
   std::string labels_;
+  std::string bucket_head_;
   std::int64_t timestamp_ms_ = 0;
 };
 
-void AppendSingleValue(const MetricFamily& family, SeriesWriter& series, double value,
+void AppendSingleValue(std::string_view name, SeriesWriter& series, double value,
                        std::string& out) {
-  series.Head(family.name, "");
+  series.Head(name, "");
   AppendDouble(value, out);
   series.Tail();
 }
 
 // The `_count` and `_sum` lines that a summary's and a histogram's series start with.
-void AppendCountAndSum(const MetricFamily& family, std::uint64_t count, double sum,
-                       SeriesWriter& series, std::string& out) {
-  series.Head(family.name, "_count");
+void AppendCountAndSum(std::string_view name, std::uint64_t count, double sum, SeriesWriter& series,
+                       std::string& out) {
+  series.Head(name, "_count");
   AppendInteger(count, out);
   series.Tail();
-  series.Head(family.name, "_sum");
+  series.Head(name, "_sum");
   AppendDouble(sum, out);
   series.Tail();
 }
 
 void AppendSummary(const MetricFamily& family, const ClientMetric::Summary& summary,
                    SeriesWriter& series, std::string& out) {
-  AppendCountAndSum(family, summary.sample_count, summary.sample_sum, series, out);
+  AppendCountAndSum(family.name, summary.sample_count, summary.sample_sum, series, out);
   for (const auto& quantile : summary.quantile) {
     series.HeadWith(family.name, "", "quantile", quantile.quantile);
     AppendDouble(quantile.value, out);
@@ -186,7 +224,7 @@ void AppendSummary(const MetricFamily& family, const ClientMetric::Summary& summ
 
 void AppendHistogram(const MetricFamily& family, const ClientMetric::Histogram& histogram,
                      SeriesWriter& series, std::string& out) {
-  AppendCountAndSum(family, histogram.sample_count, histogram.sample_sum, series, out);
+  AppendCountAndSum(family.name, histogram.sample_count, histogram.sample_sum, series, out);
   double last = -std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < histogram.bucket.size(); ++i) {
     const auto& bucket = histogram.bucket[i];
@@ -199,6 +237,33 @@ void AppendHistogram(const MetricFamily& family, const ClientMetric::Histogram& 
     series.HeadWithInfBound(family.name);
     AppendInteger(histogram.sample_count, out);
     series.Tail();
+  }
+}
+
+// The series of a compact family, as AppendHistogram and AppendSingleValue write the series of
+// its ToMetricFamily().
+void AppendSeriesFamily(std::string_view name, const SeriesFamily& family, SeriesWriter& series,
+                        std::string& out) {
+  const SeriesLabels& labels = *family.labels;
+  const std::size_t buckets = family.bounds.size();
+  for (std::size_t i = 0; i < family.size(); ++i) {
+    series.StartEscaped(labels[i]);
+    if (family.type != MetricType::Histogram) {
+      AppendSingleValue(name, series, family.values[i], out);
+      continue;
+    }
+    const std::uint64_t* counts = family.SeriesCounts(i);
+    AppendCountAndSum(name, buckets == 0 ? 0 : counts[buckets - 1], family.values[i], series, out);
+    for (std::size_t b = 0; b < buckets; ++b) {
+      series.HeadWithBound(name, b, family.bounds[b]);
+      AppendInteger(counts[b], out);
+      series.Tail();
+    }
+    if (buckets == 0 || family.bounds.back() != std::numeric_limits<double>::infinity()) {
+      series.HeadWithInfBound(name);
+      AppendInteger(buckets == 0 ? 0 : counts[buckets - 1], out);
+      series.Tail();
+    }
   }
 }
 
@@ -222,8 +287,15 @@ const char* TypeLine(MetricType type) {
 
 void AppendText(const std::vector<MetricFamily>& families, const LabelPairs& extra_labels,
                 std::string& out) {
+  AppendText(families, {}, extra_labels, out);
+}
+
+void AppendText(const std::vector<MetricFamily>& families,
+                const std::vector<std::vector<const SeriesFamily*>>& compact,
+                const LabelPairs& extra_labels, std::string& out) {
   SeriesWriter series(extra_labels, out);
-  for (const MetricFamily& family : families) {
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    const MetricFamily& family = families[f];
     if (!family.help.empty()) {
       out += "# HELP ";
       out += family.name;
@@ -241,13 +313,13 @@ void AppendText(const std::vector<MetricFamily>& families, const LabelPairs& ext
       series.Start(metric);
       switch (family.type) {
         case MetricType::Counter:
-          AppendSingleValue(family, series, metric.counter.value, out);
+          AppendSingleValue(family.name, series, metric.counter.value, out);
           break;
         case MetricType::Gauge:
-          AppendSingleValue(family, series, metric.gauge.value, out);
+          AppendSingleValue(family.name, series, metric.gauge.value, out);
           break;
         case MetricType::Untyped:
-          AppendSingleValue(family, series, metric.untyped.value, out);
+          AppendSingleValue(family.name, series, metric.untyped.value, out);
           break;
         case MetricType::Summary:
           AppendSummary(family, metric.summary, series, out);
@@ -255,6 +327,11 @@ void AppendText(const std::vector<MetricFamily>& families, const LabelPairs& ext
         case MetricType::Histogram:
           AppendHistogram(family, metric.histogram, series, out);
           break;
+      }
+    }
+    if (f < compact.size()) {
+      for (const SeriesFamily* joined : compact[f]) {
+        AppendSeriesFamily(family.name, *joined, series, out);
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "collectors/core/metric_family_builder.h"
+#include "collectors/core/series_family.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
@@ -17,6 +18,13 @@ namespace sidecar {
 //
 // The equality with TextSerializer is what tests/unit/text_writer_test.cc checks.
 void AppendText(const std::vector<prometheus::MetricFamily>& families,
+                const LabelPairs& extra_labels, std::string& out);
+
+// As above, where the series of families[i] are followed by those of the compact families
+// series[i] (of the same name and type; `series` may be shorter than `families`), written as
+// TextSerializer writes their ToMetricFamily() series.
+void AppendText(const std::vector<prometheus::MetricFamily>& families,
+                const std::vector<std::vector<const SeriesFamily*>>& series,
                 const LabelPairs& extra_labels, std::string& out);
 
 }  // namespace sidecar

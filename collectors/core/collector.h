@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "collectors/core/merged_family.h"
+#include "collectors/core/series_family.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
@@ -24,6 +25,9 @@ struct CollectResult {
   // Fresh families owned by the caller. On failure they still carry what is known (for example
   // `nginx_up 0`) but never stale values of the source.
   std::vector<prometheus::MetricFamily> families;
+  // More families of the exporter's own, in the compact form of collectors with many series;
+  // exposed before `families`, joined with families of the same name as `families` are.
+  std::vector<SeriesFamily> series;
   // Families passed through from the main container's own exposition (`type: prometheus`). The
   // exporter's own families take precedence: a merged family whose name one of them uses is
   // dropped and counted.

@@ -10,6 +10,7 @@ bool FamilySet::Add(prometheus::MetricFamily family) {
   const auto [it, inserted] = index_.try_emplace(family.name, families_.size());
   if (inserted) {
     families_.push_back(std::move(family));
+    series_.emplace_back();
     return true;
   }
   prometheus::MetricFamily& held = families_[it->second];
@@ -24,6 +25,29 @@ std::size_t FamilySet::AddAll(std::vector<prometheus::MetricFamily> families) {
   for (auto& family : families) {
     const std::size_t series = family.metric.size();
     if (!Add(std::move(family))) refused += series;
+  }
+  return refused;
+}
+
+bool FamilySet::Add(const SeriesFamily& family) {
+  const auto [it, inserted] = index_.try_emplace(family.name, families_.size());
+  if (inserted) {
+    prometheus::MetricFamily& held = families_.emplace_back();
+    held.name = family.name;
+    held.help = family.help;
+    held.type = family.type;
+    series_.push_back({&family});
+    return true;
+  }
+  if (families_[it->second].type != family.type) return false;
+  series_[it->second].push_back(&family);
+  return true;
+}
+
+std::size_t FamilySet::AddAll(const std::vector<SeriesFamily>& families) {
+  std::size_t refused = 0;
+  for (const SeriesFamily& family : families) {
+    if (!Add(family)) refused += family.size();
   }
   return refused;
 }

@@ -44,11 +44,12 @@ void AppendValue(double value, std::string& out) {
     char buffer[24];
     const auto [end, ec] =
         std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(value));
-    out.append(buffer, end);
+    out.append(buffer, static_cast<std::size_t>(
+                           end - buffer));  // (pointer, size): (first, last) takes a slow path
   } else {
     char buffer[32];
     const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    out.append(buffer, end);
+    out.append(buffer, static_cast<std::size_t>(end - buffer));
   }
 }
 
@@ -91,7 +92,7 @@ void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, s
       char buffer[24];
       const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, sample.timestamp_ms);
       out += ' ';
-      out.append(buffer, end);
+      out.append(buffer, static_cast<std::size_t>(end - buffer));
     }
     out += '\n';
   }

@@ -66,7 +66,11 @@ bool AccessLogCollector::HandleLine(std::string_view /*path*/, std::string_view 
 }
 
 std::vector<prometheus::MetricFamily> AccessLogCollector::CollectFamilies() {
-  return metrics_->Collect();
+  return {metrics_->CollectDropped()};
+}
+
+std::vector<SeriesFamily> AccessLogCollector::CollectSeriesFamilies() {
+  return metrics_->CollectSeries();
 }
 
 }  // namespace sidecar

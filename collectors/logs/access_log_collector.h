@@ -69,6 +69,7 @@ class AccessLogCollector final : public TailingLogCollector {
  private:
   bool HandleLine(std::string_view path, std::string_view line) override;
   std::vector<prometheus::MetricFamily> CollectFamilies() override;
+  std::vector<SeriesFamily> CollectSeriesFamilies() override;
 
   const AccessLogOptions options_;
   std::unique_ptr<accesslog::LogFormat> format_;  // tail thread only

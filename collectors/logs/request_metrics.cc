@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "collectors/core/config_decoder.h"
+#include "collectors/core/merged_family.h"
 #include "collectors/core/metric_family_builder.h"
 #include "prometheus/client_metric.h"
 #include "re2/re2.h"
@@ -319,103 +320,169 @@ std::size_t RequestMetrics::SeriesCount() const {
   return limiter_.size();
 }
 
-std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
-  // Copy the numbers under the lock; label values of a series never change once it exists, and
-  // deque elements do not move, so they are read after the lock is released.
-  struct Snapshot {
-    const std::vector<std::string>* values;
-    std::uint64_t requests;
-    std::uint64_t response_bytes;
-    std::uint64_t request_bytes;
-    Histogram duration;
-    Histogram upstream;
+const std::shared_ptr<const SeriesLabels>& RequestMetrics::CurrentLabels() const {
+  const std::size_t count = series_.size() + (overflow_used_ ? 1 : 0);
+  if (labels_ && labels_->size() == count) {
+    return labels_;
+  }
+  // Series only ever get added (the overflow one last: the limit is reached by then), and the
+  // previous labels may still be in use by a scrape: a new copy with them all.
+  auto labels = std::make_shared<SeriesLabels>();
+  std::string escaped;
+  const auto add = [&](const Series& series) {
+    escaped.assign("collector=\"");
+    AppendEscapedLabelValue(options_.collector, escaped);
+    escaped += '"';
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      escaped += ',';
+      escaped += sources_[i].label;
+      escaped += "=\"";
+      AppendEscapedLabelValue(series.values[i], escaped);
+      escaped += '"';
+    }
+    labels->Add(escaped);
   };
-  std::vector<Snapshot> snapshots;
+  for (const Series& series : series_) {
+    add(series);
+  }
+  if (overflow_used_) {
+    add(overflow_);
+  }
+  labels_ = std::move(labels);
+  return labels_;
+}
+
+std::vector<std::string_view> RequestMetrics::ExportedNames() const {
+  std::vector<std::string_view> names = {kRequestsName};
+  if (has_response_size_) {
+    names.push_back(kResponseSizeName);
+  }
+  if (has_request_size_) {
+    names.push_back(kRequestSizeName);
+  }
+  if (has_duration_) {
+    names.push_back(kDurationName);
+  }
+  if (has_upstream_) {
+    names.push_back(kUpstreamName);
+  }
+  return names;
+}
+
+std::vector<SeriesFamily> RequestMetrics::CollectSeries() const {
+  std::vector<SeriesFamily> families;
+  const auto add_family = [&](std::string_view name, std::string help,
+                              prometheus::MetricType type) -> SeriesFamily& {
+    SeriesFamily& family = families.emplace_back();
+    family.name = name;
+    family.help = std::move(help);
+    family.type = type;
+    return family;
+  };
+  // Pointers into `families` are taken once it has all its elements.
+  families.reserve(5);
+  add_family(kRequestsName, "Requests counted from the lines of the access log, one per line.",
+             prometheus::MetricType::Counter);
+  if (has_response_size_) {
+    add_family(kResponseSizeName,
+               response_from_body_
+                   ? "Response body bytes summed from the access log ($body_bytes_sent, %b, %B)."
+                   : "Response bytes with headers summed from the access log ($bytes_sent, %O).",
+               prometheus::MetricType::Counter);
+  }
+  if (has_request_size_) {
+    add_family(kRequestSizeName,
+               "Request bytes with headers summed from the access log ($request_length, %I).",
+               prometheus::MetricType::Counter);
+  }
+  if (has_duration_) {
+    add_family(kDurationName,
+               "Request time from the access log ($request_time, %D, %T), in seconds.",
+               prometheus::MetricType::Histogram)
+        .bounds = options_.duration_buckets;
+  }
+  if (has_upstream_) {
+    add_family(kUpstreamName,
+               "Upstream response time from the access log ($upstream_response_time, all "
+               "attempts summed), in seconds.",
+               prometheus::MetricType::Histogram)
+        .bounds = options_.upstream_duration_buckets;
+  }
+  SeriesFamily* next = families.data();
+  SeriesFamily* requests = next++;
+  SeriesFamily* response_size = has_response_size_ ? next++ : nullptr;
+  SeriesFamily* request_size = has_request_size_ ? next++ : nullptr;
+  SeriesFamily* duration = has_duration_ ? next++ : nullptr;
+  SeriesFamily* upstream = has_upstream_ ? next++ : nullptr;
+  for (SeriesFamily* histogram : {duration, upstream}) {
+    if (histogram != nullptr) {
+      histogram->bounds.push_back(std::numeric_limits<double>::infinity());
+    }
+  }
+  const auto add_histogram = [](SeriesFamily& family, const Histogram& histogram) {
+    family.values.push_back(histogram.sum);
+    std::uint64_t cumulative = 0;
+    for (const std::uint64_t count : histogram.counts) {
+      cumulative += count;
+      family.counts.push_back(cumulative);
+    }
+  };
+
+  // The numbers are copied under the lock, straight into the families.
+  std::lock_guard lock(mutex_);
+  const std::shared_ptr<const SeriesLabels>& labels = CurrentLabels();
+  for (SeriesFamily& family : families) {
+    family.labels = labels;
+    family.values.reserve(labels->size());
+    family.counts.reserve(labels->size() * family.bounds.size());
+  }
+  const auto take = [&](const Series& series) {
+    requests->values.push_back(static_cast<double>(series.requests));
+    if (response_size != nullptr) {
+      response_size->values.push_back(static_cast<double>(series.response_bytes));
+    }
+    if (request_size != nullptr) {
+      request_size->values.push_back(static_cast<double>(series.request_bytes));
+    }
+    if (duration != nullptr) {
+      add_histogram(*duration, series.duration);
+    }
+    if (upstream != nullptr) {
+      add_histogram(*upstream, series.upstream);
+    }
+  };
+  for (const Series& series : series_) {
+    take(series);
+  }
+  if (overflow_used_) {
+    take(overflow_);
+  }
+  return families;
+}
+
+prometheus::MetricFamily RequestMetrics::CollectDropped() const {
   std::uint64_t dropped = 0;
   {
     std::lock_guard lock(mutex_);
-    snapshots.reserve(series_.size() + 1);
-    auto take = [&](const Series& series) {
-      snapshots.push_back({&series.values, series.requests, series.response_bytes,
-                           series.request_bytes, series.duration, series.upstream});
-    };
-    for (const Series& series : series_) {
-      take(series);
-    }
-    if (overflow_used_) {
-      take(overflow_);
-    }
     dropped = limiter_.dropped();
   }
-
-  // Every series: the collector's name, then the configured labels in their order.
-  const auto add_series = [&](MetricFamilyBuilder& family, const Snapshot& snapshot) {
-    prometheus::ClientMetric& metric = family.NewMetric();
-    for (std::size_t i = 0; i < sources_.size(); ++i) {
-      metric.label.push_back({sources_[i].label, (*snapshot.values)[i]});
-    }
-    return &metric;
-  };
-  const LabelPairs collector_label = {{"collector", options_.collector}};
-
-  std::vector<prometheus::MetricFamily> families;
-  std::vector<std::string_view> exported;
-  const auto add_counter = [&](std::string_view name, std::string help,
-                               std::uint64_t Snapshot::*field) {
-    MetricFamilyBuilder family(std::string(name), std::move(help), prometheus::MetricType::Counter,
-                               collector_label);
-    for (const Snapshot& snapshot : snapshots) {
-      family.SetValue(*add_series(family, snapshot), static_cast<double>(snapshot.*field));
-    }
-    families.push_back(family.Build());
-    exported.push_back(name);
-  };
-  const auto add_histogram = [&](std::string_view name, std::string help,
-                                 Histogram Snapshot::*field, const std::vector<double>& bounds) {
-    MetricFamilyBuilder family(std::string(name), std::move(help),
-                               prometheus::MetricType::Histogram, collector_label);
-    for (const Snapshot& snapshot : snapshots) {
-      const Histogram& histogram = snapshot.*field;
-      FillHistogram(*add_series(family, snapshot), bounds, histogram.counts, histogram.sum);
-    }
-    families.push_back(family.Build());
-    exported.push_back(name);
-  };
-
-  add_counter(kRequestsName, "Requests counted from the lines of the access log, one per line.",
-              &Snapshot::requests);
-  if (has_response_size_) {
-    add_counter(kResponseSizeName,
-                response_from_body_
-                    ? "Response body bytes summed from the access log ($body_bytes_sent, %b, %B)."
-                    : "Response bytes with headers summed from the access log ($bytes_sent, %O).",
-                &Snapshot::response_bytes);
-  }
-  if (has_request_size_) {
-    add_counter(kRequestSizeName,
-                "Request bytes with headers summed from the access log ($request_length, %I).",
-                &Snapshot::request_bytes);
-  }
-  if (has_duration_) {
-    add_histogram(kDurationName,
-                  "Request time from the access log ($request_time, %D, %T), in seconds.",
-                  &Snapshot::duration, options_.duration_buckets);
-  }
-  if (has_upstream_) {
-    add_histogram(kUpstreamName,
-                  "Upstream response time from the access log ($upstream_response_time, all "
-                  "attempts summed), in seconds.",
-                  &Snapshot::upstream, options_.upstream_duration_buckets);
-  }
-  MetricFamilyBuilder dropped_family(
+  MetricFamilyBuilder family(
       std::string(kDroppedName),
       "Label sets of access-log metrics counted in the __overflow__ series because the series "
       "limit was reached.",
-      prometheus::MetricType::Counter, collector_label);
-  for (std::string_view name : exported) {
-    dropped_family.Add(static_cast<double>(dropped), {{"metric", std::string(name)}});
+      prometheus::MetricType::Counter, {{"collector", options_.collector}});
+  for (std::string_view name : ExportedNames()) {
+    family.Add(static_cast<double>(dropped), {{"metric", std::string(name)}});
   }
-  families.push_back(dropped_family.Build());
+  return family.Build();
+}
+
+std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
+  std::vector<prometheus::MetricFamily> families;
+  for (const SeriesFamily& family : CollectSeries()) {
+    families.push_back(ToMetricFamily(family));
+  }
+  families.push_back(CollectDropped());
   return families;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/core/series_family.h"
 #include "collectors/logs/log_record.h"
 #include "collectors/logs/series_limiter.h"
 #include "prometheus/metric_family.h"
@@ -122,7 +123,13 @@ class RequestMetrics {
   // rewrites that match allocate inside RE2).
   void Observe(const LogRecord& record);
 
-  // Fresh families with the totals so far, owned by the caller.
+  // The request families with the totals so far, in the compact form a scrape writes straight
+  // into the exposition; their label sets are shared with this object, rebuilt only when series
+  // appear.
+  std::vector<SeriesFamily> CollectSeries() const;
+  // sidecar_exporter_log_series_dropped_total.
+  prometheus::MetricFamily CollectDropped() const;
+  // Both, as prometheus-cpp families (for tests and readers of that model).
   std::vector<prometheus::MetricFamily> Collect() const;
 
   // Label sets in use, the overflow series not included.
@@ -145,6 +152,10 @@ class RequestMetrics {
     Histogram upstream;
   };
   std::string_view Resolve(std::size_t index, const LogRecord& record);
+  // Under mutex_: labels_, brought up to date with the series.
+  const std::shared_ptr<const SeriesLabels>& CurrentLabels() const;
+  // The names of the families exported (those the log format's fields allow).
+  std::vector<std::string_view> ExportedNames() const;
   Series& NewSeries(std::size_t label_count);
   static void ObserveHistogram(Histogram& histogram, const std::vector<double>& bounds,
                                double value);
@@ -170,6 +181,8 @@ class RequestMetrics {
   SeriesLimiter limiter_;
   Series overflow_;
   bool overflow_used_ = false;
+  // The escaped label sets of series_ (then overflow_, once used), for CollectSeries().
+  mutable std::shared_ptr<const SeriesLabels> labels_;
 };
 
 }  // namespace sidecar::accesslog

@@ -132,6 +132,7 @@ CollectResult TailPipeline::Collect() {
   if (retired_ || !tailer_) {
     // Retired: what was last exported, which the committed positions match. Not started: nothing.
     result.families = last_exported_;
+    result.series = last_exported_series_;
     return result;
   }
   // The counts and the positions they correspond to, taken between two polls.
@@ -142,6 +143,7 @@ CollectResult TailPipeline::Collect() {
   std::string error;
   {
     std::lock_guard poll_lock(poll_mutex_);
+    result.series = handler_.CollectSeriesFamilies();
     result.families = handler_.CollectFamilies();
     stats = tailer_->Stats();
     positions = tailer_->Positions();
@@ -252,6 +254,7 @@ CollectResult TailPipeline::Collect() {
     result.error = std::move(error);
   }
   last_exported_ = result.families;
+  last_exported_series_ = result.series;
   return result;
 }
 

@@ -36,6 +36,8 @@ class LogLineHandler {
                          const std::function<void(std::string_view path)>& /*parse_error*/) {}
   // The families whose counts match the tailer's current positions.
   virtual std::vector<prometheus::MetricFamily> CollectFamilies() = 0;
+  // More of them, in the compact form of families with many series (exposed before the others).
+  virtual std::vector<SeriesFamily> CollectSeriesFamilies() { return {}; }
 };
 
 struct TailPipelineOptions {
@@ -133,6 +135,7 @@ class TailPipeline {
   std::mutex commit_mutex_;
   std::vector<FilePosition> committed_;  // what the position file holds
   std::vector<prometheus::MetricFamily> last_exported_;
+  std::vector<SeriesFamily> last_exported_series_;
   bool retired_ = false;
 
   mutable std::mutex mutex_;

@@ -52,8 +52,13 @@ AccessLogOptions Options(const std::vector<std::string>& paths) {
   return options;
 }
 
+// Every family of a scrape, the compact ones converted (they come first).
 std::vector<prometheus::MetricFamily> Collect(AccessLogCollector& collector) {
-  return collector.Collect(CollectContext{}).families;
+  CollectResult result = collector.Collect(CollectContext{});
+  std::vector<prometheus::MetricFamily> families;
+  for (const SeriesFamily& family : result.series) families.push_back(ToMetricFamily(family));
+  families.insert(families.end(), result.families.begin(), result.families.end());
+  return families;
 }
 
 TEST_CASE("access_log counts requests by status and the pipeline per file", "[access_log]") {

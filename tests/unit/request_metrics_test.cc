@@ -124,6 +124,36 @@ TEST_CASE("requests are counted by method and status", "[request_metrics]") {
   CHECK(metrics->SeriesCount() == 3);
 }
 
+TEST_CASE("compact families share their label sets until a series appears", "[request_metrics]") {
+  RequestMetricsOptions options;
+  options.collector = "w\"eb";
+  options.labels = {"method", "path"};
+  options.fields = FieldsOf("");
+  auto metrics = Make(options);
+  metrics->Observe(Request("GET", 200, "/a\"b"));
+  const std::vector<SeriesFamily> first = metrics->CollectSeries();
+  REQUIRE(first.size() == 2);  // requests, response size: what combined has
+  REQUIRE(first[0].labels != nullptr);
+  CHECK(first[0].labels == first[1].labels);
+  REQUIRE(first[0].labels->size() == 1);
+  CHECK((*first[0].labels)[0] == R"(collector="w\"eb",method="GET",path="/a\"b")");
+  CHECK(first[0].values == std::vector<double>{1});
+
+  metrics->Observe(Request("GET", 200, "/a\"b"));
+  const std::vector<SeriesFamily> second = metrics->CollectSeries();
+  CHECK(second[0].labels == first[0].labels);  // no new series: the same label sets
+  CHECK(second[0].values == std::vector<double>{2});
+  CHECK(first[0].values == std::vector<double>{1});  // what a scrape got does not change
+
+  metrics->Observe(Request("POST", 200, "/"));
+  const std::vector<SeriesFamily> third = metrics->CollectSeries();
+  CHECK(third[0].labels != first[0].labels);
+  REQUIRE(third[0].labels->size() == 2);
+  CHECK((*third[0].labels)[1] == R"(collector="w\"eb",method="POST",path="/")");
+  CHECK(first[0].labels->size() == 1);
+  CHECK(third[0].values == std::vector<double>{2, 1});
+}
+
 TEST_CASE("durations go into le buckets, upstream attempts summed", "[request_metrics]") {
   FormatError error;
   auto parser = LogFormat::Compile(LogFormatKind::kNginx, kTimedFormat, {}, error);

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "collectors/core/family_set.h"
+#include "collectors/core/merged_family.h"
+#include "collectors/core/series_family.h"
 #include "prometheus/text_serializer.h"
 
 namespace sidecar {
@@ -158,6 +160,105 @@ TEST_CASE("the text writer formats random doubles as TextSerializer does", "[tex
   histogram.metric.push_back(buckets);
   const std::vector<MetricFamily> families = {gauge, histogram};
   CHECK(Written(families, {}) == Reference(families, {}));
+}
+
+// Compact families: a counter whose label values need escaping, a gauge without labels, and
+// histograms whose bounds end at +Inf, end before it, or are none.
+std::vector<SeriesFamily> EveryKindOfSeriesFamily() {
+  auto labels = std::make_shared<SeriesLabels>();
+  const std::string raw_values[] = {"/a\"b\\c\nd", "plain", "", "\\n"};
+  for (const std::string& raw : raw_values) {
+    std::string escaped = "collector=\"web\",path=\"";
+    AppendEscapedLabelValue(raw, escaped);
+    escaped += '"';
+    labels->Add(escaped);
+  }
+  auto no_labels = std::make_shared<SeriesLabels>();
+  no_labels->Add("");
+  std::vector<SeriesFamily> families;
+  SeriesFamily counter{"requests_total", MetricType::Counter, "Requests.", labels, {}, {}, {}};
+  for (std::size_t i = 0; i < labels->size(); ++i) counter.values.push_back(kDoubles[i * 7]);
+  families.push_back(counter);
+  families.push_back({"temperature_celsius", MetricType::Gauge, "", no_labels, {}, {0.1}, {}});
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const std::vector<double>& bounds :
+       {std::vector<double>{0.005, 0.5, 1, 2.5, inf}, std::vector<double>{-0.0, 1e-9, 1e20},
+        std::vector<double>{}}) {
+    SeriesFamily histogram{
+        "duration_seconds", MetricType::Histogram, "Durations.", labels, bounds, {}, {}};
+    for (std::size_t i = 0; i < labels->size(); ++i) {
+      histogram.values.push_back(kDoubles[i * 5]);
+      for (std::size_t b = 0; b < bounds.size(); ++b) {
+        histogram.counts.push_back(i == 2 ? std::numeric_limits<std::uint64_t>::max() : b * 3 + i);
+      }
+    }
+    families.push_back(histogram);
+  }
+  return families;
+}
+
+// What AppendText writes for `families` joined with the compact `series` (each to the family of
+// its name, created when missing) and `extra_labels`, checked against TextSerializer on the
+// equivalent prometheus-cpp families.
+void CheckCompactAgainstReference(std::vector<MetricFamily> families,
+                                  const std::vector<SeriesFamily>& series,
+                                  const LabelPairs& extra_labels) {
+  FamilySet set;
+  set.AddAll(series);
+  set.AddAll(families);
+  std::string written = "kept ";
+  AppendText(set.families(), set.series(), extra_labels, written);
+  REQUIRE(written.starts_with("kept "));
+
+  // Each family's own series, then those of the compact families joined to it.
+  std::vector<MetricFamily> reference = set.families();
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    for (const SeriesFamily* joined : set.series()[i]) {
+      for (auto& metric : ToMetricFamily(*joined).metric) reference[i].metric.push_back(metric);
+    }
+  }
+  CHECK(written.substr(5) == Reference(std::move(reference), extra_labels));
+}
+
+TEST_CASE("compact families are written as TextSerializer writes their ToMetricFamily()",
+          "[text_writer]") {
+  const std::vector<SeriesFamily> series = EveryKindOfSeriesFamily();
+  // Joined with prometheus-cpp families of the same names, and with others.
+  std::vector<MetricFamily> families = EveryKindOfFamily();
+  CheckCompactAgainstReference(families, series, {});
+  CheckCompactAgainstReference(families, series,
+                               {{"cluster", "eu \"west\""}, {"path", "ignored"}, {"cluster", "b"}});
+  CheckCompactAgainstReference({}, series, {{"zone", "a"}});
+}
+
+TEST_CASE("ToMetricFamily gives the label values unescaped and every bucket", "[text_writer]") {
+  const std::vector<SeriesFamily> series = EveryKindOfSeriesFamily();
+  const MetricFamily counter = ToMetricFamily(series[0]);
+  REQUIRE(counter.metric.size() == 4);
+  REQUIRE(counter.metric[0].label.size() == 2);
+  CHECK(counter.metric[0].label[0].name == "collector");
+  CHECK(counter.metric[0].label[0].value == "web");
+  CHECK(counter.metric[0].label[1].name == "path");
+  CHECK(counter.metric[0].label[1].value == "/a\"b\\c\nd");
+  CHECK(counter.metric[2].label[1].value.empty());
+  CHECK(counter.metric[3].label[1].value == "\\n");
+  CHECK(counter.metric[1].counter.value == kDoubles[7]);
+  const MetricFamily histogram = ToMetricFamily(series[2]);
+  REQUIRE(histogram.metric.size() == 4);
+  REQUIRE(histogram.metric[1].histogram.bucket.size() == 5);
+  CHECK(histogram.metric[1].histogram.bucket[3].upper_bound == 2.5);
+  CHECK(histogram.metric[1].histogram.bucket[3].cumulative_count == 10);
+  CHECK(histogram.metric[1].histogram.sample_count == 13);
+  CHECK(histogram.metric[1].histogram.sample_sum == kDoubles[5]);
+}
+
+TEST_CASE("a compact family of another type than the held one is refused, its series counted",
+          "[text_writer]") {
+  const std::vector<SeriesFamily> series = EveryKindOfSeriesFamily();
+  FamilySet set;
+  set.Add(MetricFamily{"requests_total", "", MetricType::Gauge, {}});
+  CHECK(set.AddAll(series) == 4);
+  CHECK(set.series()[0].empty());
 }
 
 }  // namespace
