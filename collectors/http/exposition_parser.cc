@@ -102,12 +102,13 @@ constexpr std::array<std::uint8_t, 256> kNameChars = [] {
 // Length of the metric (or, without colons, label) name at the start of `text`; 0 if none.
 std::size_t NameLength(std::string_view text, bool allow_colon) {
   const std::uint8_t refused = allow_colon ? 0 : 4;
-  std::size_t n = 0;
-  while (n < text.size()) {
-    const std::uint8_t kind = kNameChars[static_cast<unsigned char>(text[n])];
-    if ((kind & (n == 0 ? 1 : 2)) == 0 || (kind & refused) != 0) break;
-    ++n;
-  }
+  if (text.empty()) return 0;
+  const std::uint8_t first = kNameChars[static_cast<unsigned char>(text[0])];
+  if ((first & 1) == 0 || (first & refused) != 0) return 0;
+  // The rest: one table look-up and test per byte.
+  const std::uint8_t wanted = 2 | refused;
+  std::size_t n = 1;
+  while (n < text.size() && (kNameChars[static_cast<unsigned char>(text[n])] & wanted) == 2) ++n;
   return n;
 }
 
@@ -177,6 +178,20 @@ bool ParseValue(std::string_view token, double& value) {
     token.remove_prefix(1);
   }
   if (token.empty() || token.front() == '+' || token.front() == '-') return false;
+  // Most values are counts: up to 15 digits, an integer is exactly the double it spells.
+  if (token.size() <= 15) {
+    std::uint64_t integer = 0;
+    std::size_t i = 0;
+    while (i < token.size() && token[i] >= '0' && token[i] <= '9') {
+      integer = integer * 10 + static_cast<std::uint64_t>(token[i] - '0');
+      ++i;
+    }
+    if (i == token.size()) {
+      value = static_cast<double>(integer);
+      if (negative) value = -value;
+      return true;
+    }
+  }
   const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
   if (ec != std::errc() || end != token.data() + token.size()) return false;
   if (negative) value = -value;
@@ -192,7 +207,13 @@ struct FamilyState {
 
 class Parser {
  public:
-  Parser(const ExpositionParseOptions& options) : options_(options) {}
+  Parser(const ExpositionParseOptions& options) : options_(options) {
+    for (const auto& [label, value] : options_.extra_labels) {
+      std::string& pair = extra_pairs_.emplace_back(label + "=\"");
+      AppendEscapedLabelValue(value, pair);
+      pair += '"';
+    }
+  }
 
   std::optional<ParsedExposition> Run(std::string_view body, std::string& error) {
     if (const std::size_t bad = InvalidUtf8Offset(body); bad != std::string_view::npos) {
@@ -270,13 +291,15 @@ class Parser {
     current_ = &state;
     MergedFamily& family = families_[state.output];
     if (keyword == "HELP") {
-      family.help.clear();
       // The text format escapes backslash and newline in HELP; OpenMetrics also the double quote,
       // which the text format writes as is.
+      if (!open_metrics()) {
+        family.help.assign(rest);
+        return true;
+      }
+      family.help.clear();
       for (std::size_t i = 0; i < rest.size(); ++i) {
-        if (open_metrics() && rest[i] == '\\' && i + 1 < rest.size() && rest[i + 1] == '"') {
-          continue;
-        }
+        if (rest[i] == '\\' && i + 1 < rest.size() && rest[i + 1] == '"') continue;
         family.help += rest[i];
       }
       return true;
@@ -296,8 +319,16 @@ class Parser {
     return true;
   }
 
+  // The state of `name`, or null; looked up through a reused string, not a new one each time.
+  FamilyState* Find(std::string_view name) {
+    lookup_.assign(name);
+    const auto it = states_.find(lookup_);
+    return it == states_.end() ? nullptr : &it->second;
+  }
+
   FamilyState& Declare(std::string_view name) {
-    auto [it, inserted] = states_.try_emplace(std::string(name));
+    if (FamilyState* held = Find(name)) return *held;
+    auto [it, inserted] = states_.try_emplace(lookup_);
     if (inserted) {
       it->second.output = families_.size();
       MergedFamily& family = families_.emplace_back();
@@ -324,21 +355,14 @@ class Parser {
         if (role != Role::kNone) return {current_, role};
       }
     }
-    if (auto it = states_.find(std::string(sample_name)); it != states_.end()) {
-      if (const Role role = try_family(&it->second, ""); role != Role::kNone) {
-        return {&it->second, role};
-      }
-    }
+    FamilyState* const named = Find(sample_name);
+    if (const Role role = try_family(named, ""); role != Role::kNone) return {named, role};
     for (const std::string_view suffix : kSuffixes) {
       if (!sample_name.ends_with(suffix)) continue;
-      const std::string_view base = sample_name.substr(0, sample_name.size() - suffix.size());
-      if (auto it = states_.find(std::string(base)); it != states_.end()) {
-        if (const Role role = try_family(&it->second, suffix); role != Role::kNone) {
-          return {&it->second, role};
-        }
-      }
+      FamilyState* const base = Find(sample_name.substr(0, sample_name.size() - suffix.size()));
+      if (const Role role = try_family(base, suffix); role != Role::kNone) return {base, role};
     }
-    if (states_.contains(std::string(sample_name))) return {nullptr, Role::kNone};
+    if (named != nullptr) return {nullptr, Role::kNone};
     FamilyState& state = Declare(sample_name);
     return {&state, Role::kKeep};
   }
@@ -361,6 +385,12 @@ class Parser {
     }
     state->has_samples = true;
     MergedFamily& family = families_[state->output];
+    if (family.samples.empty() && family.text.empty()) {
+      // Families mostly hold a few to a dozen samples of similar lines: room for eight at once
+      // instead of growing by doubling from one.
+      family.samples.reserve(8);
+      family.text.reserve(8 * line.size());
+    }
     MergedSample sample;
     const std::size_t text_before = family.text.size();
     sample.name_offset = static_cast<std::uint32_t>(text_before);
@@ -381,13 +411,10 @@ class Parser {
     if (role == Role::kQuantile && !HasLabelName("quantile")) {
       return Error(std::string(name) + " without a \"quantile\" label");
     }
-    for (const auto& [label, value] : options_.extra_labels) {
-      if (HasLabelName(label)) continue;
+    for (std::size_t i = 0; i < options_.extra_labels.size(); ++i) {
+      if (HasLabelName(options_.extra_labels[i].first)) continue;
       if (family.text.size() > sample.labels_offset) family.text += ',';
-      family.text += label;
-      family.text += "=\"";
-      AppendEscapedLabelValue(value, family.text);
-      family.text += '"';
+      family.text += extra_pairs_[i];
     }
     sample.labels_size = static_cast<std::uint32_t>(family.text.size() - sample.labels_offset);
 
@@ -504,6 +531,9 @@ class Parser {
   std::string message_;
   std::vector<MergedFamily> families_;
   std::unordered_map<std::string, FamilyState> states_;
+  std::string lookup_;
+  // `name="value"` of each extra label, escaped once.
+  std::vector<std::string> extra_pairs_;
   FamilyState* current_ = nullptr;
   std::vector<std::string_view> label_names_;
 };

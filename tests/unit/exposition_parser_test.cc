@@ -129,6 +129,43 @@ TEST_CASE("merged values are written in their shortest round-trip form", "[expos
   }
 }
 
+TEST_CASE("integer values read on the fast path equal what from_chars reads",
+          "[exposition_parser]") {
+  std::mt19937_64 random(11);
+  std::vector<std::string> tokens = {"0",
+                                     "-0",
+                                     "+0",
+                                     "007",
+                                     "123456789012345",
+                                     "999999999999999",
+                                     "1234567890123456",
+                                     "9007199254740993",
+                                     "-42",
+                                     "+42"};
+  for (int i = 0; i < 2000; ++i) tokens.push_back(std::to_string(random() >> (i % 64)));
+  std::string body;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    body += "m" + std::to_string(i) + " " + tokens[i] + "\n";
+  }
+  std::string error;
+  const auto parsed = ParseExposition(body, {}, error);
+  INFO(error);
+  REQUIRE(parsed);
+  REQUIRE(parsed->families.size() == tokens.size());
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    std::string_view digits = tokens[i];
+    const bool negative = digits.front() == '-';
+    if (digits.front() == '-' || digits.front() == '+') digits.remove_prefix(1);
+    double expected = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), expected);
+    if (negative) expected = -expected;
+    INFO(tokens[i]);
+    REQUIRE(parsed->families[i].samples.size() == 1);
+    CHECK(std::bit_cast<std::uint64_t>(parsed->families[i].samples[0].value) ==
+          std::bit_cast<std::uint64_t>(expected));
+  }
+}
+
 TEST_CASE("content type picks the format", "[exposition_parser]") {
   CHECK(FormatOfContentType("application/openmetrics-text; version=1.0.0; charset=utf-8") ==
         ExpositionFormat::kOpenMetrics);
