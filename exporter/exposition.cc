@@ -17,8 +17,12 @@ std::string ExpositionBuffers::Take() {
 void ExpositionBuffers::Give(std::string buffer) {
   std::lock_guard lock(mutex_);
   last_size_ = buffer.size();
-  // A buffer far bigger than what the exposition needs now is not worth its memory.
-  if (spare_.capacity() == 0 && buffer.capacity() <= 2 * last_size_ + 4096) spare_.swap(buffer);
+  // A buffer far bigger than what the exposition needs now is not worth its memory. Of the
+  // spare and `buffer`, the larger is kept (an empty string still has a small capacity of its
+  // own, so "no spare" is not capacity 0).
+  if (buffer.capacity() > spare_.capacity() && buffer.capacity() <= 2 * last_size_ + 4096) {
+    spare_.swap(buffer);
+  }
 }
 
 Exposition::~Exposition() {

@@ -1,6 +1,9 @@
+#include "exporter/exposition.h"
+
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <deque>
 
 #include "collectors/core/family_set.h"
@@ -96,6 +99,52 @@ TEST_CASE("gzip output round-trips", "[exposition]") {
   const std::string compressed = Gzip(text);
   CHECK(compressed.size() < text.size() / 3);
   CHECK(Gunzip(compressed) == text);
+}
+
+}  // namespace
+}  // namespace sidecar
+
+namespace sidecar {
+namespace {
+
+// Where a string's characters are (Catch would compare const char* as C strings).
+std::uintptr_t Address(const std::string& text) {
+  return reinterpret_cast<std::uintptr_t>(text.data());
+}
+
+TEST_CASE("exposition buffers are reused from one scrape to the next", "[exposition]") {
+  ExpositionBuffers buffers;
+  const auto scrape = [&buffers](char fill) {
+    std::string text = buffers.Take();
+    text.assign(1 << 20, fill);
+    return text;
+  };
+  buffers.Give(scrape('a'));  // the first scrape tells the size
+  std::string second = scrape('b');
+  const std::uintptr_t memory = Address(second);
+  buffers.Give(std::move(second));
+  // The next scrape writes into the same memory.
+  std::string third = buffers.Take();
+  CHECK(third.empty());
+  CHECK(Address(third) == memory);
+  // Two at once (a scrape while the previous answer is still being sent): one is kept.
+  third.assign(1 << 20, 'c');
+  std::string fourth = scrape('d');
+  const std::uintptr_t other = Address(fourth);
+  CHECK(other != memory);
+  buffers.Give(std::move(fourth));
+  buffers.Give(std::move(third));
+  std::string fifth = buffers.Take();
+  CHECK((Address(fifth) == memory || Address(fifth) == other));
+  buffers.Give(std::move(fifth));
+  // One far bigger than the exposition needs is let go.
+  std::string kept = buffers.Take();
+  std::string huge = buffers.Take();
+  huge.reserve(64 << 20);
+  huge.assign(1 << 20, 'h');
+  const std::uintptr_t huge_memory = Address(huge);
+  buffers.Give(std::move(huge));
+  CHECK(Address(buffers.Take()) != huge_memory);
 }
 
 }  // namespace
