@@ -418,21 +418,11 @@ void App::SampleStatus(std::stop_token stop) {
       own_run_ended = std::chrono::steady_clock::now();
     }
     std::vector<CollectorOutput> outputs;
-    // The sampler reads prometheus-cpp's model: compact families are converted (once a sample,
-    // not once a scrape).
-    std::vector<std::vector<prometheus::MetricFamily>> converted(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
       const CollectorRunner& runner = *active->runners[i];
-      const std::vector<prometheus::MetricFamily>* families = &results[i]->families;
-      if (!results[i]->series.empty()) {
-        for (const SeriesFamily& family : results[i]->series) {
-          converted[i].push_back(ToMetricFamily(family));
-        }
-        converted[i].insert(converted[i].end(), families->begin(), families->end());
-        families = &converted[i];
-      }
       outputs.push_back({runner.name(), runner.type(), !results[i]->error,
-                         runner.State().last_duration_seconds, families});
+                         runner.State().last_duration_seconds, &results[i]->families,
+                         &results[i]->series});
     }
     const auto process = process_collector_.Collect(CollectContext{});
     status_history_.Add(sampler.Sample(std::chrono::system_clock::now(), outputs, process.families,

@@ -91,6 +91,14 @@ const MetricFamily* FindFamily(const std::vector<MetricFamily>& families, std::s
   return nullptr;
 }
 
+const SeriesFamily* FindSeries(const std::vector<SeriesFamily>* families, std::string_view name) {
+  if (families == nullptr) return nullptr;
+  for (const auto& family : *families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
 double Sum(const MetricFamily& family) {
   double sum = 0;
   for (const auto& metric : family.metric) sum += ValueOf(family.type, metric);
@@ -270,30 +278,50 @@ SourceSample StatusSampler::SampleSource(const CollectorOutput& output) {
   if (output.families == nullptr) return sample;
   const std::vector<MetricFamily>& families = *output.families;
 
-  if (const MetricFamily* requests = FindFamily(families, "accesslog_http_requests_total")) {
+  const SeriesFamily* compact_requests = FindSeries(output.series, "accesslog_http_requests_total");
+  const MetricFamily* requests = FindFamily(families, "accesslog_http_requests_total");
+  if (requests != nullptr || compact_requests != nullptr) {
     sample.kind = "access_log";
     sample.has_requests = true;
     std::map<std::string, double, std::less<>> by_status;
     std::map<std::string, double, std::less<>> by_path;
     std::map<std::string, double, std::less<>> by_client;
     // Before the first request there is no series to tell which labels the collector has.
-    bool has_path = requests->metric.empty();
-    bool has_client = requests->metric.empty();
-    sample.status_label = requests->metric.empty();
-    for (const auto& metric : requests->metric) {
-      const double value = ValueOf(requests->type, metric);
+    const bool no_series =
+        requests != nullptr ? requests->metric.empty() : compact_requests->size() == 0;
+    bool has_path = no_series;
+    bool has_client = no_series;
+    sample.status_label = no_series;
+    // One series: its value, and its labels through `label_value(name)` (an optional string).
+    const auto count = [&](double value, const auto& label_value) {
       sample.requests += value;
-      if (const std::string* status = LabelValue(metric, "status")) {
+      if (const std::optional<std::string> status = label_value("status")) {
         sample.status_label = true;
         by_status[*status] += value;
       }
-      if (const std::string* path = LabelValue(metric, "path")) {
+      if (const std::optional<std::string> path = label_value("path")) {
         has_path = true;
         by_path[*path] += value;
       }
-      if (const std::string* client = LabelValue(metric, "remote_addr")) {
+      if (const std::optional<std::string> client = label_value("remote_addr")) {
         has_client = true;
         by_client[*client] += value;
+      }
+    };
+    if (requests != nullptr) {
+      for (const auto& metric : requests->metric) {
+        count(ValueOf(requests->type, metric),
+              [&metric](std::string_view name) -> std::optional<std::string> {
+                const std::string* value = LabelValue(metric, name);
+                if (value == nullptr) return std::nullopt;
+                return *value;
+              });
+      }
+    } else {
+      for (std::size_t i = 0; i < compact_requests->size(); ++i) {
+        const std::string_view labels = (*compact_requests->labels)[i];
+        count(compact_requests->values[i],
+              [labels](std::string_view name) { return LabelValueOf(labels, name); });
       }
     }
     sample.requests_by_status =
@@ -306,6 +334,11 @@ SourceSample StatusSampler::SampleSource(const CollectorOutput& output) {
   if (const MetricFamily* bytes =
           FindFamily(families, "accesslog_http_response_size_bytes_total")) {
     sample.response_bytes = Sum(*bytes);
+  } else if (const SeriesFamily* compact_bytes =
+                 FindSeries(output.series, "accesslog_http_response_size_bytes_total")) {
+    double sum = 0;
+    for (const double value : compact_bytes->values) sum += value;
+    sample.response_bytes = sum;
   }
   if (const MetricFamily* duration =
           FindFamily(families, "accesslog_http_request_duration_seconds");
@@ -324,6 +357,21 @@ SourceSample StatusSampler::SampleSource(const CollectorOutput& output) {
       }
     }
     if (!histogram.upper_bounds.empty()) sample.duration = std::move(histogram);
+  } else if (const SeriesFamily* compact_duration =
+                 FindSeries(output.series, "accesslog_http_request_duration_seconds");
+             compact_duration != nullptr && compact_duration->type == MetricType::Histogram &&
+             !compact_duration->bounds.empty() && compact_duration->size() > 0) {
+    // A compact family's series share its bounds.
+    HistogramSample histogram;
+    histogram.upper_bounds = compact_duration->bounds;
+    histogram.cumulative_counts.assign(compact_duration->bounds.size(), 0);
+    for (std::size_t i = 0; i < compact_duration->size(); ++i) {
+      const std::uint64_t* counts = compact_duration->SeriesCounts(i);
+      for (std::size_t b = 0; b < compact_duration->bounds.size(); ++b) {
+        histogram.cumulative_counts[b] += static_cast<double>(counts[b]);
+      }
+    }
+    sample.duration = std::move(histogram);
   }
   if (const MetricFamily* lag = FindFamily(families, "sidecar_exporter_log_lag_bytes")) {
     for (const auto& metric : lag->metric) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "collectors/core/series_family.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
@@ -123,6 +124,8 @@ struct CollectorOutput {
   bool collected = false;
   double duration_seconds = 0;
   const std::vector<prometheus::MetricFamily>* families = nullptr;
+  // Its compact families (an access log's request families), read as they are.
+  const std::vector<SeriesFamily>* series = nullptr;
 };
 
 // Reduces collector outputs to a StatusSnapshot. Keeps, per access-log source, the path and

@@ -31,6 +31,14 @@ void ForEachLabel(std::string_view escaped, const Visit& visit) {
 
 }  // namespace
 
+std::optional<std::string> LabelValueOf(std::string_view escaped, std::string_view name) {
+  std::optional<std::string> found;
+  ForEachLabel(escaped, [&](std::string_view label, const std::string& value) {
+    if (!found && label == name) found = value;
+  });
+  return found;
+}
+
 void SeriesLabels::Add(std::string_view escaped) {
   text_ += escaped;
   ends_.push_back(text_.size());

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,10 @@ struct SeriesFamily {
     return counts.data() + series * bounds.size();
   }
 };
+
+// The value of label `name` in `escaped` label pairs (see SeriesLabels), unescaped; nullopt when
+// the series has no such label.
+std::optional<std::string> LabelValueOf(std::string_view escaped, std::string_view name);
 
 // The same family in prometheus-cpp's model (label values unescaped), for readers that work on
 // that model: the status page, tests.

@@ -101,6 +101,47 @@ TEST_CASE("quantiles from histogram buckets state the bucket they lie in", "[sta
   CHECK_FALSE(EstimateQuantile({}, {}, 0.5));
 }
 
+TEST_CASE("the sampler reads an access log's compact families as it reads the model", "[status]") {
+  auto metrics = MakeMetrics({"method", "status", "path", "remote_addr"});
+  StatusSampler from_model;
+  StatusSampler from_compact;
+  double total = 0;
+  for (int round = 0; round < 3; ++round) {
+    total += 7 + 2 * round;
+    Observe(*metrics, 5 + round, 200, 0.003, "/a\"b", "10.0.0.1");
+    Observe(*metrics, 2, 404, 0.2, "/missing", "10.0.0.2");
+    Observe(*metrics, round, 500, 2.0, "/broken", "10.0.0.2");
+    const std::vector<prometheus::MetricFamily> model = metrics->Collect();
+    const std::vector<SeriesFamily> compact = metrics->CollectSeries();
+    const std::vector<prometheus::MetricFamily> rest = {metrics->CollectDropped()};
+    const std::vector<CollectorOutput> model_outputs = {{"web", "access_log", true, 0.002, &model}};
+    const std::vector<CollectorOutput> compact_outputs = {
+        {"web", "access_log", true, 0.002, &rest, &compact}};
+    const auto at = kStart + seconds(5 * round);
+    const StatusSnapshot expected = from_model.Sample(at, model_outputs, {}, 1);
+    const StatusSnapshot got = from_compact.Sample(at, compact_outputs, {}, 1);
+    REQUIRE(expected.sources.size() == 1);
+    REQUIRE(got.sources.size() == 1);
+    const SourceSample& want = expected.sources[0];
+    const SourceSample& have = got.sources[0];
+    CHECK(have.kind == "access_log");
+    CHECK(have.has_requests);
+    CHECK(have.requests == want.requests);
+    CHECK(have.requests == total);
+    CHECK(have.response_bytes == want.response_bytes);
+    CHECK(have.requests_by_status == want.requests_by_status);
+    CHECK(have.status_label == want.status_label);
+    REQUIRE(have.duration);
+    REQUIRE(want.duration);
+    CHECK(have.duration->upper_bounds == want.duration->upper_bounds);
+    CHECK(have.duration->cumulative_counts == want.duration->cumulative_counts);
+    CHECK(have.new_requests_by_path == want.new_requests_by_path);
+    CHECK(have.new_requests_by_client == want.new_requests_by_client);
+    REQUIRE(have.new_requests_by_path);
+    CHECK_FALSE(have.new_requests_by_path->empty());
+  }
+}
+
 TEST_CASE("access-log figures over 1, 5 and 15 minutes from the collector's own families",
           "[status]") {
   auto metrics = MakeMetrics({"method", "status", "path", "remote_addr"});
