@@ -1,13 +1,17 @@
 #include "collectors/logs/log_metrics.h"
 
+#include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <set>
 
 #include "collectors/core/config_decoder.h"
 #include "collectors/core/metric_family_builder.h"
+#include "collectors/logs/regex_prefilter.h"
 #include "re2/re2.h"
 
 namespace sidecar::logmetrics {
@@ -106,11 +110,39 @@ class FieldSource {
 
 struct Series {
   std::vector<std::string> values;
+  std::uint64_t hash = 0;             // HashLabelValues(values)
   double value = 0;                   // counter total or gauge value
   bool set = false;                   // a gauge has a value
   std::vector<std::uint64_t> counts;  // histogram, per bucket, the last one +Inf
   double sum = 0;
 };
+
+std::uint64_t Mix(std::uint64_t x) {
+  x *= 0xbf58476d1ce4e5b9ULL;
+  return x ^ (x >> 31);
+}
+
+// A hash of a label set, 8 bytes at a time: cheaper than building a key string per line. Equal
+// hashes are confirmed by comparing the values.
+template <typename Values>
+std::uint64_t HashLabelValues(const Values& values) {
+  std::uint64_t hash = 0x9e3779b97f4a7c15ULL;
+  for (const std::string_view value : values) {
+    hash = Mix(hash ^ value.size());
+    std::size_t i = 0;
+    for (; i + 8 <= value.size(); i += 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, value.data() + i, 8);
+      hash = Mix(hash ^ word);
+    }
+    if (i < value.size()) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, value.data() + i, value.size() - i);
+      hash = Mix(hash ^ word);
+    }
+  }
+  return hash;
+}
 
 }  // namespace
 
@@ -133,6 +165,8 @@ struct LogMetrics::Metric {
 
   const MetricDefinition& definition;
   std::unique_ptr<RE2> match;
+  // Runs before `match`, and instead of it when exact.
+  std::optional<RegexPrefilter> prefilter;
   std::vector<FieldSource> labels;
   std::optional<FieldSource> value;
   std::vector<std::pair<FieldSource, std::string>> where;
@@ -143,12 +177,57 @@ struct LogMetrics::Metric {
   std::string where_buffer;
   std::vector<std::string_view> values;
 
-  // Guarded by LogMetrics::mutex_.
+  // Counts, read by Collect().
   std::deque<Series> series;
+  // The series by the hash of their label values, open addressing with linear probing: index + 1,
+  // 0 for a free slot; at most half full. Label sets beyond the limit are not in it (they go
+  // through `limiter` on every line, which counts them).
+  std::vector<std::uint32_t> slots;
   SeriesLimiter limiter;
   Series overflow;
   bool overflow_used = false;
   std::uint64_t invalid_values = 0;
+
+  bool Matches(std::string_view text) const {
+    if (!match) return true;
+    if (!prefilter->MayMatch(text)) return false;
+    return prefilter->exact() || match->Match(re2::StringPiece(text.data(), text.size()), 0,
+                                              text.size(), RE2::UNANCHORED, nullptr, 0);
+  }
+
+  // The series of the label values of `record`, or the overflow series. `key` is scratch.
+  Series& SeriesFor(const LogRecord& record, std::string& key) {
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      // Sanitizing writes `buffers[i]` only when the text is invalid UTF-8, which a number never
+      // is.
+      values[i] = accesslog::CleanLabelValue(labels[i].Text(record, buffers[i]), buffers[i]);
+    }
+    const std::uint64_t hash = HashLabelValues(values);
+    if (!slots.empty()) {
+      const std::size_t mask = slots.size() - 1;
+      for (std::size_t slot = hash & mask; slots[slot] != 0; slot = (slot + 1) & mask) {
+        Series& candidate = series[slots[slot] - 1];
+        if (candidate.hash == hash &&
+            std::equal(values.begin(), values.end(), candidate.values.begin())) {
+          return candidate;
+        }
+      }
+    }
+    // A label set not seen yet (or refused by the limit): the limiter decides.
+    key.clear();
+    for (const std::string_view value : values) accesslog::AppendLabelKey(key, value);
+    bool created = false;
+    const std::size_t index = limiter.Find(key, created);
+    if (index == SeriesLimiter::kOverflow) {
+      overflow_used = true;
+      return overflow;
+    }
+    if (!created) return series[index];
+    Series& added = NewSeries();
+    added.hash = hash;
+    AddSlot(series.size() - 1);
+    return added;
+  }
 
   Series& NewSeries() {
     Series& created = series.emplace_back();
@@ -157,6 +236,23 @@ struct LogMetrics::Metric {
       created.counts.resize(definition.buckets.size() + 1);
     }
     return created;
+  }
+
+  void AddSlot(std::size_t index) {
+    if (2 * series.size() > slots.size()) {
+      // Grow to keep at most half of the slots used, and place every series again.
+      slots.assign(std::bit_ceil(std::max<std::size_t>(16, 4 * series.size())), 0);
+      for (std::size_t i = 0; i < series.size(); ++i) Place(i);
+    } else {
+      Place(index);
+    }
+  }
+
+  void Place(std::size_t index) {
+    const std::size_t mask = slots.size() - 1;
+    std::size_t slot = series[index].hash & mask;
+    while (slots[slot] != 0) slot = (slot + 1) & mask;
+    slots[slot] = static_cast<std::uint32_t>(index + 1);
   }
 
   static void Update(const MetricDefinition& definition, Series& target, double value) {
@@ -281,6 +377,7 @@ std::unique_ptr<LogMetrics> LogMetrics::Create(LogMetricsOptions options, Defini
     if (!metric.match->ok()) {
       return fail(i, "match", "invalid regular expression: " + metric.match->error());
     }
+    metric.prefilter.emplace(metric.definition.match);
   }
   return metrics;
 }
@@ -315,12 +412,10 @@ LogMetrics::LogMetrics(PassKey /*key*/, LogMetricsOptions options) : options_(st
 LogMetrics::~LogMetrics() = default;
 
 void LogMetrics::Observe(std::string_view text, const LogRecord* record) {
-  // One lock per record rather than per metric: Collect() copies only numbers under it.
-  std::lock_guard lock(mutex_);
   for (const std::unique_ptr<Metric>& owned : metrics_) {
     Metric& metric = *owned;
     if (metric.needs_record && record == nullptr) continue;
-    if (metric.match && !RE2::PartialMatch(text, *metric.match)) continue;
+    if (!metric.Matches(text)) continue;
     bool selected = true;
     for (const auto& [field, wanted] : metric.where) {
       if (field.Text(*record, metric.where_buffer) != wanted) {
@@ -338,44 +433,14 @@ void LogMetrics::Observe(std::string_view text, const LogRecord* record) {
       }
       value = *number;
     }
-    key_.clear();
-    for (std::size_t i = 0; i < metric.labels.size(); ++i) {
-      std::string& buffer = metric.buffers[i];
-      const std::string_view raw = metric.labels[i].Text(*record, buffer);
-      // Sanitizing writes `buffer` only when the text is invalid UTF-8, which a number never is.
-      metric.values[i] = accesslog::CleanLabelValue(raw, buffer);
-      accesslog::AppendLabelKey(key_, metric.values[i]);
-    }
-    bool created = false;
-    const std::size_t index = metric.limiter.Find(key_, created);
-    Series* series = nullptr;
-    if (index == SeriesLimiter::kOverflow) {
-      series = &metric.overflow;
-      metric.overflow_used = true;
-    } else {
-      series = created ? &metric.NewSeries() : &metric.series[index];
-    }
-    Metric::Update(metric.definition, *series, value);
+    // Without labels, the one series made at construction.
+    Series& series =
+        metric.labels.empty() ? metric.series.front() : metric.SeriesFor(*record, key_);
+    Metric::Update(metric.definition, series, value);
   }
 }
 
 std::vector<prometheus::MetricFamily> LogMetrics::Collect() const {
-  struct Snapshot {
-    std::vector<Series> series;
-    std::uint64_t dropped = 0;
-    std::uint64_t invalid = 0;
-  };
-  std::vector<Snapshot> snapshots(metrics_.size());
-  {
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < metrics_.size(); ++i) {
-      const Metric& metric = *metrics_[i];
-      snapshots[i].series.assign(metric.series.begin(), metric.series.end());
-      if (metric.overflow_used) snapshots[i].series.push_back(metric.overflow);
-      snapshots[i].dropped = metric.limiter.dropped();
-      snapshots[i].invalid = metric.invalid_values;
-    }
-  }
   const LabelPairs collector_label = {{"collector", options_.collector}};
   std::vector<prometheus::MetricFamily> families;
   MetricFamilyBuilder dropped("sidecar_exporter_log_series_dropped_total",
@@ -398,8 +463,8 @@ std::vector<prometheus::MetricFamily> LogMetrics::Collect() const {
                                    ? "Defined in the log_metrics collector's configuration."
                                    : definition.help,
                                type, collector_label);
-    for (const Series& series : snapshots[i].series) {
-      if (definition.kind == MetricKind::kGauge && !series.set) continue;
+    const auto add = [&](const Series& series) {
+      if (definition.kind == MetricKind::kGauge && !series.set) return;
       prometheus::ClientMetric& client = family.NewMetric();
       for (std::size_t l = 0; l < metric.labels.size(); ++l) {
         client.label.push_back({definition.labels[l], series.values[l]});
@@ -409,11 +474,13 @@ std::vector<prometheus::MetricFamily> LogMetrics::Collect() const {
       } else {
         family.SetValue(client, series.value);
       }
-    }
+    };
+    for (const Series& series : metric.series) add(series);
+    if (metric.overflow_used) add(metric.overflow);
     if (!family.empty()) families.push_back(family.Build());
-    dropped.Add(static_cast<double>(snapshots[i].dropped), {{"metric", definition.name}});
+    dropped.Add(static_cast<double>(metric.limiter.dropped()), {{"metric", definition.name}});
     if (metric.value) {
-      invalid.Add(static_cast<double>(snapshots[i].invalid), {{"metric", definition.name}});
+      invalid.Add(static_cast<double>(metric.invalid_values), {{"metric", definition.name}});
     }
   }
   if (!dropped.empty()) families.push_back(dropped.Build());

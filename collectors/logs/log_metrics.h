@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,8 +71,9 @@ struct DefinitionError {
 // Series without labels exist from the start (counters and histograms at 0); a gauge appears
 // with its first value.
 //
-// Thread-safety: Observe() from one thread at a time; Collect() from any thread, concurrently.
-// Not copyable or movable.
+// Thread-safety: none inside (a lock per line cost as much as counting a plain-string match):
+// Observe() and Collect() must not run concurrently; LogMetricsCollector's pipeline calls both
+// under its poll lock. Not copyable or movable.
 class LogMetrics {
  public:
   // Null with `error` set when a definition is invalid.
@@ -99,7 +99,6 @@ class LogMetrics {
   const LogMetricsOptions options_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::string key_;  // Observe() only
-  mutable std::mutex mutex_;
 };
 
 }  // namespace sidecar::logmetrics

@@ -71,6 +71,8 @@ class LogMetricsCollector final : public TailingLogCollector {
 
   const LogMetricsCollectorOptions options_;
   std::unique_ptr<accesslog::LogFormat> format_;  // tail thread only; null: no format
+  // Fed on the tail thread, read by CollectFamilies(): the pipeline holds its poll lock around
+  // both, which is the only lock LogMetrics has.
   std::unique_ptr<logmetrics::LogMetrics> metrics_;
   std::unique_ptr<MultilineJoiner> joiner_;  // tail thread (and CollectFamilies, under the lock)
   MultilineJoiner::RecordSink record_sink_;

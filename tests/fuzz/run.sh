@@ -2,8 +2,9 @@
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60),
 # seeded from the real Apache log in tests/data, JSON lines, a stub_status page, mod_status pages,
 # FastCGI answers of PHP-FPM, the example configs, this machine's /proc files, the example web
-# config, a few raw HTTP requests, a real Prometheus /metrics (tests/data/exposition) and JSON
-# status documents.
+# config, a few raw HTTP requests, a real Prometheus /metrics (tests/data/exposition), JSON
+# status documents, and the nginx_error preset's `match` patterns with real error-log lines (the
+# match prefilter, checked against RE2).
 # Crashes are left as crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
@@ -20,7 +21,7 @@ source scripts/lib.sh
 start_session sidecar-fuzz
 mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
   "$work/web" "$work/requests" "$work/probe" \
-  "$work/exposition" "$work/json" "$work/logmetrics"
+  "$work/exposition" "$work/json" "$work/logmetrics" "$work/prefilter"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -51,11 +52,22 @@ printf '# TYPE requests counter\n# HELP requests Requests.\nrequests_total{code=
   printf 'level=error msg="db timeout" duration=0.25 path=/api\nlevel=info msg=ok duration=1e-3\n'
 } >"$work/logmetrics/log-metrics"
 
+# The match prefilter against RE2: the nginx_error preset's patterns, each with real lines.
+i=0
+for pattern in 'upstream timed out' 'connect\(\) (?:to \S+ )?failed .*while connecting to upstream' \
+  'worker process \d+ exited on signal' '(?i)client intended|Error'; do
+  while IFS= read -r line; do
+    printf '%s\n%s' "$pattern" "$line" >"$work/prefilter/$i"
+    i=$((i + 1))
+  done <tests/data/nginx_error.log
+done
+
 printf 'leak:libcrypto.so\n' >"$work/lsan.supp"
 
 for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
   config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests \
-  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics; do
+  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics \
+  regex_prefilter_fuzz:prefilter; do
   name=${target%%:*}
   corpus=$work/${target##*:}
   echo "fuzzing $name for ${seconds}s"

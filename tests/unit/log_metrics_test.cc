@@ -160,6 +160,40 @@ TEST_CASE("log_metrics: series beyond the limit go to __overflow__ and are count
                     {{"metric", "app_logins_total"}}) == 2);
 }
 
+TEST_CASE("log_metrics: label sets are told apart exactly, however many", "[log_metrics]") {
+  // 3,000 label sets seen three times each (the series table grows several times on the way),
+  // values that differ only after their first 8 bytes, and two labels whose values run together
+  // the same way ("ab" "c" and "a" "bc").
+  std::vector<std::string> lines;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 3000; ++i) {
+      lines.push_back("user=abcdefgh" + std::to_string(i) + " a=x b=y");
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    lines.push_back("user=z a=ab b=c");
+    lines.push_back("user=z a=a b=bc");
+  }
+  lines.push_back("user=z a=a b=bc");
+  const auto families =
+      Run({Define("app_logins_total", MetricKind::kCounter, {"user", "a", "b"})}, lines, 5000);
+  CHECK(SeriesValue(families, "app_logins_total",
+                    {{"user", "abcdefgh0"}, {"a", "x"}, {"b", "y"}}) == 3);
+  CHECK(SeriesValue(families, "app_logins_total",
+                    {{"user", "abcdefgh2999"}, {"a", "x"}, {"b", "y"}}) == 3);
+  CHECK(SeriesValue(families, "app_logins_total", {{"user", "z"}, {"a", "ab"}, {"b", "c"}}) == 2);
+  CHECK(SeriesValue(families, "app_logins_total", {{"user", "z"}, {"a", "a"}, {"b", "bc"}}) == 3);
+  std::size_t series = 0;
+  double total = 0;
+  for (const auto& family : families) {
+    if (family.name != "app_logins_total") continue;
+    series += family.metric.size();
+    for (const auto& metric : family.metric) total += metric.counter.value;
+  }
+  CHECK(series == 3002);
+  CHECK(total == static_cast<double>(lines.size()));
+}
+
 std::vector<ConfigError> Errors(const std::string& collector_yaml) {
   return ParseConfig("collectors:\n  - type: log_metrics\n    name: app\n    paths: [/x.log]\n" +
                          collector_yaml,
