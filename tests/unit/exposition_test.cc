@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <deque>
+#include <random>
 
 #include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
@@ -98,7 +99,15 @@ TEST_CASE("gzip output round-trips", "[exposition]") {
   for (int i = 0; i < 1000; ++i) text += "metric_" + std::to_string(i) + " 1\n";
   const std::string compressed = Gzip(text);
   CHECK(compressed.size() < text.size() / 3);
+  // Only what it needs is kept while the exposition is served.
+  CHECK(compressed.capacity() < text.size() / 3);
   CHECK(Gunzip(compressed) == text);
+  // Input that does not compress makes the output grow past its first guess, several times.
+  std::mt19937_64 random(3);
+  std::string noise(1 << 20, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  CHECK(Gunzip(Gzip(noise)) == noise);
+  CHECK(Gunzip(Gzip("")).empty());
 }
 
 }  // namespace
