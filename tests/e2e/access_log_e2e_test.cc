@@ -223,7 +223,7 @@ TEST_CASE("config check mode reports a bad access_log format at its field", "[e2
       - {pattern: '(', replacement: x}
 )");
   const CommandResult bad = RunCommand(
-      {SIDECAR_EXPORTER_BIN, "--config.check", "--config.file=" + (dir / "bad.yaml").string()});
+      {ExporterBinary(), "--config.check", "--config.file=" + (dir / "bad.yaml").string()});
   INFO(bad.output);
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Catch::Contains(":6:21: collectors[0].log_format"));

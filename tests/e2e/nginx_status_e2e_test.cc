@@ -233,7 +233,7 @@ collectors:
     colour: blue
 )");
   const CommandResult bad = RunCommand(
-      {SIDECAR_EXPORTER_BIN, "--config.check", "--config.file=" + (dir / "bad.yaml").string()});
+      {ExporterBinary(), "--config.check", "--config.file=" + (dir / "bad.yaml").string()});
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Catch::Contains((dir / "bad.yaml").string() + ":2:12: global.timeout"));
   CHECK_THAT(bad.output, Catch::Contains(":6:10: collectors[0].url"));
@@ -242,12 +242,12 @@ collectors:
 
   WriteFile(dir / "good.yaml", NginxConfig("http://127.0.0.1:8080/stub_status"));
   const CommandResult good = RunCommand(
-      {SIDECAR_EXPORTER_BIN, "--config.check", "--config.file=" + (dir / "good.yaml").string()});
+      {ExporterBinary(), "--config.check", "--config.file=" + (dir / "good.yaml").string()});
   CHECK(good.exit_code == 0);
   CHECK_THAT(good.output, Catch::Contains("OK, 1 collector(s)"));
 
   // Without --config.check, a broken file stops the exporter at start-up with the same errors.
-  const CommandResult start = RunCommand({SIDECAR_EXPORTER_BIN, "--web.listen-address=127.0.0.1:0",
+  const CommandResult start = RunCommand({ExporterBinary(), "--web.listen-address=127.0.0.1:0",
                                           "--config.file=" + (dir / "bad.yaml").string()});
   CHECK(start.exit_code == 1);
   CHECK_THAT(start.output, Catch::Contains("invalid configuration"));

@@ -411,8 +411,13 @@ TEST_CASE(
   CHECK(Value(metrics, "sidecar_volume_files{volume=\"full\"}") ==
         static_cast<double>(find_entries));
   CHECK(find_entries == entries + 1);
-  // Three walks over a million entries cost the exporter less than 4 MB at their peak.
-  CHECK(rss_after - rss_before < 4u << 20);
+  // Three walks over a million entries cost the exporter less than 4 MB at their peak. Not under
+  // a sanitizer: ThreadSanitizer's shadow memory grows with every byte the walks touch.
+  if (ExporterIsSanitized()) {
+    WARN("peak resident-memory bound not checked under a sanitizer (its shadow memory)");
+  } else {
+    CHECK(rss_after - rss_before < 4u << 20);
+  }
 }
 
 }  // namespace

@@ -235,7 +235,7 @@ TEST_CASE("an invalid web config stops the start with located errors", "[e2e][we
             "  min_version: TLS14\nbasic_auth_users:\n  alice: plaintext\n"
             "http_server_config:\n  headers:\n    Server: mine\n");
   ChildProcess exporter(
-      {SIDECAR_EXPORTER_BIN, "--config.file=" + (dir / "config.yaml").string(),
+      {ExporterBinary(), "--config.file=" + (dir / "config.yaml").string(),
        "--web.config.file=" + (dir / "web.yml").string(), "--web.listen-address=127.0.0.1:0"},
       dir / "log");
   REQUIRE(exporter.Wait(seconds(10)) == 1);

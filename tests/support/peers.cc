@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -263,6 +264,20 @@ void NginxServer::Stop() {
   process_.reset();
 }
 
+std::string ExporterBinary() {
+  const char* binary = std::getenv("SIDECAR_EXPORTER_BIN");
+  return binary != nullptr && *binary != '\0' ? binary : SIDECAR_DEFAULT_EXPORTER_BIN;
+}
+
+bool ExporterIsSanitized() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return true;
+#else
+  const char* sanitizer = std::getenv("SIDECAR_EXPORTER_SANITIZER");
+  return sanitizer != nullptr && *sanitizer != '\0';
+#endif
+}
+
 ExporterProcess::ExporterProcess(const std::string& config_yaml,
                                  std::vector<std::string> extra_args,
                                  std::vector<std::string> command_prefix)
@@ -276,9 +291,8 @@ ExporterProcess::ExporterProcess(const std::string& config_yaml,
                                  std::filesystem::perm_options::add);
   }
   std::vector<std::string> argv = std::move(command_prefix);
-  for (const std::string& arg :
-       {std::string(SIDECAR_EXPORTER_BIN), "--config.file=" + config_file_.string(),
-        std::string("--web.listen-address=127.0.0.1:0")}) {
+  for (const std::string& arg : {ExporterBinary(), "--config.file=" + config_file_.string(),
+                                 std::string("--web.listen-address=127.0.0.1:0")}) {
     argv.push_back(arg);
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());

@@ -119,6 +119,16 @@ class PeerProcess {
 // The PromtoolCheck findings lines of `check`, one per line, sorted.
 std::vector<std::string> PromtoolFindings(const PromtoolCheck& check);
 
+// The exporter binary the tests start: $SIDECAR_EXPORTER_BIN when set, else the one built next to
+// the tests. The test command sets it to run the end-to-end tests once more against a sanitised
+// build of the exporter without building the tests a second time.
+std::string ExporterBinary();
+
+// True when that binary runs under AddressSanitizer or ThreadSanitizer (the test command says so
+// in $SIDECAR_EXPORTER_SANITIZER, or these tests were built with one): its allocator is then the
+// sanitiser's, so resident-memory bounds do not describe the exporter.
+bool ExporterIsSanitized();
+
 // The exporter binary under test, on an ephemeral port, with `config_yaml` as its config file.
 class ExporterProcess {
  public:
