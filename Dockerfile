@@ -27,8 +27,10 @@ ARG BUILD_JOBS=2
 # The context has no .git, so the revision comes in as a build argument.
 ARG REVISION=unknown
 # RelWithDebInfo (-O2), the project default: GCC 12 at -O3 raises false -Werror=restrict
-# warnings in libstdc++. Debug info is stripped from the installed binary.
+# warnings in libstdc++. Without debug info: the installed binary is stripped anyway, and -g
+# costs a third of the compile time.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDECAR_BUILD_TESTS=OFF \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
       -DSIDECAR_REVISION="${REVISION}" \
  && cmake --build /build -j"${BUILD_JOBS}" --target sidecar-exporter \
  && strip /build/sidecar-exporter \

@@ -5,17 +5,33 @@
 # config, a few raw HTTP requests, a real Prometheus /metrics (tests/data/exposition), JSON
 # status documents, and the nginx_error preset's `match` patterns with real error-log lines (the
 # match prefilter, checked against RE2).
-# Crashes are left as crash-* files in the working directory and fail the script.
+# Crashes are left as <target>-crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
+#   tests/fuzz/run.sh --build-only      (builds, fuzzes nothing: scripts/test.sh builds ahead)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 data=tests/data/apache_combined_10k.log
 
 scripts/install-deps.sh clang libclang-rt-14-dev
-cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DSIDECAR_FUZZ=ON -DSIDECAR_BUILD_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$(nproc)" >/dev/null
+build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
+# Each fuzz target with the folder of its seed corpus (filled below).
+fuzz_targets=(log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi
+  config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests
+  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics
+  regex_prefilter_fuzz:prefilter)
+# FUZZ_ALSO_BUILD names more targets of the same sanitised build (scripts/test.sh adds the
+# exporter and the unit tests): one compile of the code for both uses. Line tables are all the
+# debug info crash reports need, and compile a third faster than full -g.
+build_targets=()
+for target in "${fuzz_targets[@]%%:*}" ${FUZZ_ALSO_BUILD:-}; do build_targets+=(--target "$target"); done
+with_tests=OFF
+[[ -n ${FUZZ_ALSO_BUILD:-} ]] && with_tests=ON
+cmake -S . -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DSIDECAR_FUZZ=ON \
+  -DSIDECAR_BUILD_TESTS="$with_tests" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)" "${build_targets[@]}" >/dev/null
+[[ $seconds == --build-only ]] && exit 0
 
 source scripts/lib.sh
 start_session sidecar-fuzz
@@ -64,18 +80,30 @@ done
 
 printf 'leak:libcrypto.so\n' >"$work/lsan.supp"
 
-for target in log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi \
-  config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests \
-  probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics \
-  regex_prefilter_fuzz:prefilter; do
-  name=${target%%:*}
-  corpus=$work/${target##*:}
-  echo "fuzzing $name for ${seconds}s"
+# One target per core at a time: each libFuzzer process is single-threaded. A finding is left in
+# the working directory as <target>-crash-*, -timeout-* or -leak-* and fails the script.
+fuzz_one() {
+  local name=$1 corpus=$2
   # The request fuzzer's server leaves one 904-byte OpenSSL allocation (libcrypto's own state)
   # at exit, once per process and not per request: suppressed, libcrypto only.
   LSAN_OPTIONS=suppressions=$work/lsan.supp \
-    build-fuzz/tests/fuzz/"$name" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
-    -print_final_stats=1 "$corpus" 2>&1 | grep -E "^(stat::number_of_executed_units|Done|==.*ERROR|SUMMARY)" || true
-  ls crash-* timeout-* leak-* 2>/dev/null && { echo "$name found a crash" >&2; exit 1; }
+    "$build_dir"/tests/fuzz/"$name" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
+    -artifact_prefix="./$name-" -print_final_stats=1 "$corpus" >"$work/$name.log" 2>&1 || true
+  { echo "fuzzed $name for ${seconds}s"
+    grep -E "^(stat::number_of_executed_units|Done|==.*ERROR|SUMMARY)" "$work/$name.log" || true
+  }
+}
+running=0
+for target in "${fuzz_targets[@]}"; do
+  fuzz_one "${target%%:*}" "$work/${target##*:}" &
+  if ((++running >= $(nproc))); then
+    wait -n
+    running=$((running - 1))
+  fi
 done
+wait
+if ls ./*-crash-* ./*-timeout-* ./*-leak-* 2>/dev/null; then
+  echo "a fuzzer found a crash: the files above" >&2
+  exit 1
+fi
 echo "no crash"
