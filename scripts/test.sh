@@ -78,7 +78,7 @@ ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 900
 
 if ! wait "$sanitizer_builds"; then
   tail -n 60 "$sanitizer_build_log"
-  echo "FAILED: the sanitised builds ($asan_dir, $tsan_dir)" >&2
+  echo "FAILED: the sanitised build of $asan_dir$([[ $tsan == 1 ]] && echo " or $tsan_dir") (its output above)" >&2
   exit 1
 fi
 
