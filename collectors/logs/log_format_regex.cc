@@ -1,10 +1,13 @@
 // The regex kind: a user's RE2 pattern with named groups.
 
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "collectors/logs/anchored_capture.h"
 #include "collectors/logs/log_format.h"
 #include "collectors/logs/log_format_internal.h"
 #include "re2/re2.h"
@@ -40,14 +43,16 @@ RE2::Options PatternOptions() {
 
 class RegexLogFormat final : public LogFormat {
  public:
-  RegexLogFormat(std::unique_ptr<RE2> re, std::vector<std::pair<int, Target>> groups)
-      : re_(std::move(re)), groups_(std::move(groups)) {
+  RegexLogFormat(std::unique_ptr<RE2> re, std::optional<AnchoredCapture> anchored,
+                 std::vector<std::pair<int, Target>> groups)
+      : re_(std::move(re)), anchored_(std::move(anchored)), groups_(std::move(groups)) {
     int max_group = 0;
     for (const auto& [index, target] : groups_) {
       max_group = std::max(max_group, index);
       AddTargetFields(target, fields_);
     }
     submatches_.resize(static_cast<std::size_t>(max_group) + 1);
+    if (!anchored_) re2_submatches_.resize(submatches_.size());
   }
 
   bool Parse(std::string_view line, LogRecord& out) override {
@@ -56,17 +61,13 @@ class RegexLogFormat final : public LogFormat {
       line.remove_suffix(1);
     }
     out.scratch.reserve(line.size());
-    // Only as many submatches as the named groups need: RE2 is faster with fewer.
-    if (!re_->Match(line, 0, line.size(), RE2::UNANCHORED, submatches_.data(),
-                    static_cast<int>(submatches_.size()))) {
-      return false;
-    }
+    if (!Capture(line)) return false;
     for (const auto& [index, target] : groups_) {
-      const re2::StringPiece& match = submatches_[static_cast<std::size_t>(index)];
+      const std::string_view match = submatches_[static_cast<std::size_t>(index)];
       if (match.data() == nullptr) {
         continue;  // An optional group that did not take part.
       }
-      if (!Store(target, std::string_view(match.data(), match.size()), /*unescape=*/true, out)) {
+      if (!Store(target, match, /*unescape=*/true, out)) {
         return false;
       }
     }
@@ -74,9 +75,25 @@ class RegexLogFormat final : public LogFormat {
   }
 
  private:
+  // Fills `submatches_`: only as many as the named groups need (RE2 is faster with fewer).
+  bool Capture(std::string_view line) {
+    const int count = static_cast<int>(submatches_.size());
+    if (anchored_) return anchored_->Match(line, submatches_.data(), count);
+    if (!re_->Match(line, 0, line.size(), RE2::UNANCHORED, re2_submatches_.data(), count)) {
+      return false;
+    }
+    for (std::size_t i = 0; i < submatches_.size(); ++i) {
+      submatches_[i] = std::string_view(re2_submatches_[i].data(), re2_submatches_[i].size());
+    }
+    return true;
+  }
+
   const std::unique_ptr<RE2> re_;
+  // The same pattern without RE2 when it is simple enough (most anchored line formats are).
+  const std::optional<AnchoredCapture> anchored_;
   const std::vector<std::pair<int, Target>> groups_;
-  std::vector<re2::StringPiece> submatches_;
+  std::vector<std::string_view> submatches_;
+  std::vector<re2::StringPiece> re2_submatches_;
 };
 
 }  // namespace
@@ -102,7 +119,9 @@ std::unique_ptr<LogFormat> CompileRegex(std::string_view pattern, const LogForma
   // Apply in pattern order, so that a later group wins over an earlier one for the same field.
   std::sort(groups.begin(), groups.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  return std::make_unique<RegexLogFormat>(std::move(re), std::move(groups));
+  std::optional<AnchoredCapture> anchored =
+      AnchoredCapture::Compile(pattern, re->NumberOfCapturingGroups());
+  return std::make_unique<RegexLogFormat>(std::move(re), std::move(anchored), std::move(groups));
 }
 
 }  // namespace sidecar::accesslog::internal

@@ -3,8 +3,9 @@
 # seeded from the real Apache log in tests/data, JSON lines, a stub_status page, mod_status pages,
 # FastCGI answers of PHP-FPM, the example configs, this machine's /proc files, the example web
 # config, a few raw HTTP requests, a real Prometheus /metrics (tests/data/exposition), JSON
-# status documents, and the nginx_error preset's `match` patterns with real error-log lines (the
-# match prefilter, checked against RE2).
+# status documents, the nginx_error preset's `match` patterns with real error-log lines (the
+# match prefilter, checked against RE2), and anchored regex-format patterns with real lines (the
+# format's own capture, checked against RE2).
 # Crashes are left as <target>-crash-* files in the working directory and fail the script.
 #   tests/fuzz/run.sh [SECONDS]
 #   tests/fuzz/run.sh --build-only      (builds, fuzzes nothing: scripts/test.sh builds ahead)
@@ -19,7 +20,7 @@ build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 fuzz_targets=(log_line_fuzz:lines stub_status_fuzz:stub apache_status_fuzz:apache fastcgi_fuzz:fastcgi
   config_fuzz:config procfs_fuzz:procfs web_config_fuzz:web http_request_fuzz:requests
   probe_fuzz:probe exposition_fuzz:exposition json_fuzz:json log_metrics_fuzz:logmetrics
-  regex_prefilter_fuzz:prefilter)
+  regex_prefilter_fuzz:prefilter anchored_capture_fuzz:capture)
 # FUZZ_ALSO_BUILD names more targets of the same sanitised build (scripts/test.sh adds the
 # exporter and the unit tests): one compile of the code for both uses. Line tables are all the
 # debug info crash reports need, and compile a third faster than full -g.
@@ -37,7 +38,7 @@ source scripts/lib.sh
 start_session sidecar-fuzz
 mkdir -p "$work/lines" "$work/stub" "$work/apache" "$work/fastcgi" "$work/config" "$work/procfs" \
   "$work/web" "$work/requests" "$work/probe" \
-  "$work/exposition" "$work/json" "$work/logmetrics" "$work/prefilter"
+  "$work/exposition" "$work/json" "$work/logmetrics" "$work/prefilter" "$work/capture"
 i=0
 while IFS= read -r line && ((i < 200)); do
   printf '%s' "$line" >"$work/lines/apache-$i"
@@ -76,6 +77,20 @@ for pattern in 'upstream timed out' 'connect\(\) (?:to \S+ )?failed .*while conn
     printf '%s\n%s' "$pattern" "$line" >"$work/prefilter/$i"
     i=$((i + 1))
   done <tests/data/nginx_error.log
+done
+
+# The regex format's own capture against RE2: anchored patterns (the bench's, the nginx_error
+# preset's, the README's and an access-log one), each with real lines.
+i=0
+for pattern in '^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(?P<level>[a-z]+)\] \d+#\d+: ' \
+  '^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] (?P<pid>\d+)#\d+: ' \
+  '^\S+ \S+ \[(?P<level>\w+)\] ' '^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) '; do
+  for file in tests/data/nginx_error.log <(head -20 "$data"); do
+    while IFS= read -r line; do
+      printf '%s\n%s' "$pattern" "$line" >"$work/capture/$i"
+      i=$((i + 1))
+    done <"$file"
+  done
 done
 
 printf 'leak:libcrypto.so\n' >"$work/lsan.supp"
