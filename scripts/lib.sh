@@ -9,9 +9,10 @@
 #   wait_lines_read PORT LINES   scrapes 127.0.0.1:PORT every 10 ms (up to 60 s) until the
 #                        exporter's sidecar_exporter_log_lines_read_total sums to LINES; prints
 #                        the sum.
-#   time_log_reading CONFIG LINES   starts build-bench/sidecar-exporter pinned to core 0 with
-#                        CONFIG and times it until it has read LINES log lines; sets port,
-#                        ours_pid, ours_read, ours_seconds and ours_rss (peak, KiB).
+#   time_log_reading CONFIG LINES [BINARY]   starts BINARY (default build-bench/sidecar-exporter)
+#                        pinned to core 0 with CONFIG and times it until it has read LINES log
+#                        lines; sets port, ours_pid, ours_read, ours_seconds and ours_rss (peak,
+#                        KiB).
 #   now                  the time in seconds, with nanoseconds.
 #   rss_kb PID, anon_kb PID   resident and private (anonymous) memory of a process, in KiB.
 #   start_nginx_exporters     real nginx plus sidecar-exporter and nginx-prometheus-exporter on
@@ -115,7 +116,7 @@ time_log_reading() {
   port=$(free_port)
   local start
   start=$(now)
-  taskset -c 0 build-bench/sidecar-exporter --config.file="$1" \
+  taskset -c 0 "${3:-build-bench/sidecar-exporter}" --config.file="$1" \
     --web.listen-address="127.0.0.1:$port" --log.level=warn &
   ours_pid=$!
   pids+=("$ours_pid")

@@ -13,16 +13,27 @@
 # per second of the process's user + system time, i.e. what one core does however busy the
 # machine is), the ratios, peak memory, and checks that both counted the same.
 # Options (environment): LINES (default 1000000), JOBS (default "level timeouts connect all"),
-# ROUNDS (default 1; with more, each figure is the median of the rounds).
+# ROUNDS (default 1; with more, each figure is the median of the rounds), BUILD_DIR (an existing
+# build to use as is instead of configuring build-bench for Release), CALLGRIND_LINES (default 0,
+# which skips it): lines read under valgrind's callgrind to count the instructions per line of
+# each job, a figure that the load of the machine does not change, BEFORE (another
+# sidecar-exporter binary, such as one built from an older commit, whose instructions per line
+# are counted too and printed as "before").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 want=${LINES:-1000000}
 jobs=${JOBS:-level timeouts connect all}
 rounds=${ROUNDS:-1}
+callgrind_lines=${CALLGRIND_LINES:-0}
 data=tests/data/nginx_error.log
 
 source scripts/lib.sh
-build_bench sidecar-exporter
+if [[ -n ${BUILD_DIR:-} ]]; then
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target sidecar-exporter >/dev/null
+else
+  build_bench sidecar-exporter
+fi
+binary=${BUILD_DIR:-build-bench}/sidecar-exporter
 start_session sidecar-errorbench
 
 sample=$(wc -l <"$data")
@@ -89,9 +100,47 @@ cpu_seconds() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.
 # median VALUES...: the middle value (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 
+# callgrind_per_line BINARY JOB: the instructions BINARY executes per line of JOB (the whole
+# process: reading, splitting, the format, the metrics, and the scrapes that watch it), under
+# callgrind. It starts on an empty log, its counts are zeroed once it listens, then
+# CALLGRIND_LINES lines are appended and counted until it has read them all.
+callgrind_per_line() {
+  local binary=$1 job=$2 port pid out log="$work/callgrind.log" counted=0
+  : >"$log"
+  sed "s|$work/error.log|$log|" "$work/$job.yaml" >"$work/callgrind.yaml"
+  port=$(free_port)
+  out="$work/callgrind.$port"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" \
+    --config.file="$work/callgrind.yaml" --web.listen-address="127.0.0.1:$port" \
+    --log.level=warn >"$out.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  head -n "$callgrind_lines" "$work/error.log" >>"$log"
+  # Every half second: the scrapes are counted too, and must stay a small part.
+  for _ in $(seq 1200); do
+    counted=$(sum_metric "http://127.0.0.1:$port/metrics" sidecar_exporter_log_lines_read_total)
+    ((counted >= callgrind_lines)) && break
+    sleep 0.5
+  done
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  if ((counted != callgrind_lines)); then
+    echo "MISMATCH under callgrind in $job: read $counted of $callgrind_lines lines" >&2
+    return 1
+  fi
+  # The dump made by -d is the first one numbered (the last is written at exit).
+  awk -v n="$callgrind_lines" '/^totals:/ {printf "%d", $2 / n; exit}' "$out.1"
+}
+
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
-declare -A result
+declare -A result instructions instructions_before
 for job in $jobs; do
   write_job "$job"
   ours_wall=() ours_cpu=() mtail_wall=() mtail_cpu=()
@@ -106,7 +155,7 @@ for job in $jobs; do
     mtail_cpu+=("$(bc -l <<<"$user + $sys")")
 
     # sidecar-exporter: tails the file from its beginning; timed until every line is counted.
-    time_log_reading "$work/$job.yaml" "$lines"
+    time_log_reading "$work/$job.yaml" "$lines" "$binary"
     curl -s "http://127.0.0.1:$port/metrics" >"$work/ours.prom"
     ours_wall+=("$ours_seconds")
     ours_cpu+=("$(cpu_seconds "$ours_pid")")
@@ -127,6 +176,10 @@ for job in $jobs; do
     fi
   done
   result[$job]="$(median "${ours_wall[@]}") $(median "${ours_cpu[@]}") $(median "${mtail_wall[@]}") $(median "${mtail_cpu[@]}") $ours_rss $mtail_kb"
+  if ((callgrind_lines > 0)); then
+    instructions[$job]=$(callgrind_per_line "$binary" "$job")
+    [[ -z ${BEFORE:-} ]] || instructions_before[$job]=$(callgrind_per_line "$BEFORE" "$job")
+  fi
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -142,5 +195,14 @@ for job in $jobs; do
     "$(bc -l <<<"$orss / 1024")" "$(bc -l <<<"$mrss / 1024")"
 done
 echo "wall: lines / seconds from process start until done; cpu: lines / (user + system) seconds."
+if ((callgrind_lines > 0)); then
+  echo
+  echo "instructions per line (callgrind, whole process, $callgrind_lines lines):"
+  for job in $jobs; do
+    printf '%-9s %7d' "$job" "${instructions[$job]}"
+    [[ -z ${BEFORE:-} ]] || printf '   before %7d' "${instructions_before[$job]}"
+    echo
+  done
+fi
 ((status == 0)) && echo "counts: equal in every job"
 exit "$status"
