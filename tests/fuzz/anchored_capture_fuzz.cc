@@ -10,23 +10,19 @@
 
 #include "collectors/logs/anchored_capture.h"
 #include "re2/re2.h"
+#include "tests/fuzz/pattern_and_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::size_t newline = input.find('\n');
-  if (newline == std::string_view::npos) return 0;
-  const std::string_view pattern = input.substr(0, newline);
-  const std::string_view text = input.substr(newline + 1);
-  // As the regex format compiles it.
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  const RE2 re(re2::StringPiece(pattern.data(), pattern.size()), options);
-  if (!re.ok()) return 0;
+  const std::optional<sidecar::fuzz::PatternAndText> input =
+      sidecar::fuzz::ReadPatternAndText(data, size);
+  if (!input) return 0;
+  const RE2& re = *input->re;
+  const int groups = re.NumberOfCapturingGroups();
   const std::optional<sidecar::accesslog::AnchoredCapture> capture =
-      sidecar::accesslog::AnchoredCapture::Compile(pattern, re.NumberOfCapturingGroups());
+      sidecar::accesslog::AnchoredCapture::Compile(input->pattern, groups);
   if (!capture) return 0;
-  const int count = 1 + re.NumberOfCapturingGroups();
+  const std::string_view text = input->text;
+  const int count = 1 + groups;
   std::vector<re2::StringPiece> expected(static_cast<std::size_t>(count));
   std::vector<std::string_view> actual(static_cast<std::size_t>(count));
   const bool re2_matches = re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),

@@ -5,23 +5,20 @@
 // plain string), its answer must be RE2's.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "collectors/logs/regex_prefilter.h"
 #include "re2/re2.h"
+#include "tests/fuzz/pattern_and_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::size_t newline = input.find('\n');
-  if (newline == std::string_view::npos) return 0;
-  const std::string_view pattern = input.substr(0, newline);
-  const std::string_view text = input.substr(newline + 1);
-  // As log_metrics compiles `match`.
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  const RE2 re(re2::StringPiece(pattern.data(), pattern.size()), options);
-  if (!re.ok()) return 0;
+  const std::optional<sidecar::fuzz::PatternAndText> input =
+      sidecar::fuzz::ReadPatternAndText(data, size);
+  if (!input) return 0;
+  const std::string_view pattern = input->pattern;
+  const std::string_view text = input->text;
+  const RE2& re = *input->re;
   const sidecar::logmetrics::RegexPrefilter prefilter(pattern);
   const bool matches = RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), re);
   const bool may_match = prefilter.MayMatch(text);
