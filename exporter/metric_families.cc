@@ -1,5 +1,7 @@
 #include "exporter/metric_families.h"
 
+#include <span>
+
 #include "exporter/text_writer.h"
 
 namespace sidecar {
@@ -25,25 +27,34 @@ const char* TypeName(prometheus::MetricType type) {
 MergedFamilySet::MergedFamilySet(const std::vector<prometheus::MetricFamily>& own) {
   for (const auto& family : own) {
     for (const std::string_view suffix : ExposedSuffixes(family.type)) {
-      reserved_.insert(family.name + std::string(suffix));
+      reserved_names_.push_back(family.name + std::string(suffix));
+    }
+  }
+  // A merged family `base` of a type whose i-th suffix makes it expose `name` clashes with it:
+  // each reserved name marks every base it can be made of.
+  const std::span<const std::string_view> suffixes =
+      ExposedSuffixes(prometheus::MetricType::Histogram);  // all of them
+  for (const std::string& name : reserved_names_) {
+    for (std::size_t i = 0; i < suffixes.size(); ++i) {
+      if (!name.ends_with(suffixes[i])) continue;
+      const std::string_view base =
+          std::string_view(name).substr(0, name.size() - suffixes[i].size());
+      index_[base].reserved |= static_cast<std::uint8_t>(1U << i);
     }
   }
 }
 
 MergedFamilySet::Outcome MergedFamilySet::Add(const MergedFamily& family) {
   if (family.name.starts_with("sidecar_exporter_")) return Outcome::kNameClash;
-  // Each exposed name is put together in one reused string: thousands of families a scrape.
-  for (const std::string_view suffix : ExposedSuffixes(family.type)) {
-    scratch_.assign(family.name);
-    scratch_ += suffix;
-    if (reserved_.contains(scratch_)) return Outcome::kNameClash;
-  }
-  const auto [it, inserted] = index_.try_emplace(family.name, groups_.size());
-  if (inserted) {
+  Entry& entry = index_[family.name];
+  const std::size_t exposed = ExposedSuffixes(family.type).size();
+  if ((entry.reserved & ((1U << exposed) - 1)) != 0) return Outcome::kNameClash;
+  if (entry.group == kNoGroup) {
+    entry.group = groups_.size();
     groups_.push_back({&family});
     return Outcome::kAdded;
   }
-  std::vector<const MergedFamily*>& group = groups_[it->second];
+  std::vector<const MergedFamily*>& group = groups_[entry.group];
   if (group.front()->type != family.type) return Outcome::kTypeClash;
   group.push_back(&family);
   return Outcome::kAdded;

@@ -1,11 +1,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "collectors/core/collector.h"
@@ -29,6 +29,8 @@ class MergedFamilySet {
 
   // `own` are the exporter's families of this scrape.
   explicit MergedFamilySet(const std::vector<prometheus::MetricFamily>& own);
+  MergedFamilySet(const MergedFamilySet&) = delete;
+  MergedFamilySet& operator=(const MergedFamilySet&) = delete;
 
   Outcome Add(const MergedFamily& family);
 
@@ -36,9 +38,18 @@ class MergedFamilySet {
   const std::vector<std::vector<const MergedFamily*>>& groups() const { return groups_; }
 
  private:
-  std::unordered_set<std::string> reserved_;
-  std::string scratch_;
-  std::unordered_map<std::string_view, std::size_t> index_;
+  // What is known under one name: which of the names a merged family of that name would expose
+  // (bit i for ExposedSuffixes' i-th suffix) are the exporter's own, and the group, if any.
+  struct Entry {
+    std::uint8_t reserved = 0;
+    std::size_t group = kNoGroup;
+  };
+  static constexpr std::size_t kNoGroup = static_cast<std::size_t>(-1);
+
+  // The names the exporter's own families expose; the keys of their entries point into them.
+  std::vector<std::string> reserved_names_;
+  // One look-up per family answers both questions: clash and group.
+  std::unordered_map<std::string_view, Entry> index_;
   std::vector<std::vector<const MergedFamily*>> groups_;
 };
 
