@@ -68,14 +68,21 @@ void AppendEscapedLabelValue(std::string_view value, std::string& out) {
 }
 
 void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, std::string& out) {
-  for (const MergedSample& sample : family.samples) {
-    out += family.SampleName(sample);
+  if (extra_labels.empty()) {
+    out += family.text;
+    return;
+  }
+  // Each line is copied up to the end of its label pairs, the labels it lacks are put in, then
+  // the rest of the line.
+  const std::string_view text = family.text;
+  for (std::size_t i = 0; i < family.samples.size(); ++i) {
+    const MergedSample& sample = family.samples[i];
+    const std::size_t line_end =
+        i + 1 < family.samples.size() ? family.samples[i + 1].line_offset : text.size();
+    const std::size_t labels_end = sample.labels_offset + sample.labels_size;
+    out.append(text.data() + sample.line_offset, labels_end - sample.line_offset);
     const std::string_view labels = family.SampleLabels(sample);
     bool open = !labels.empty();
-    if (open) {
-      out += '{';
-      out += labels;
-    }
     for (const auto& [name, value] : extra_labels) {
       if (HasLabel(labels, name)) continue;
       out += open ? ',' : '{';
@@ -85,16 +92,9 @@ void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, s
       AppendEscapedLabelValue(value, out);
       out += '"';
     }
-    if (open) out += '}';
-    out += ' ';
-    AppendValue(sample.value, out);
-    if (sample.has_timestamp) {
-      char buffer[24];
-      const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, sample.timestamp_ms);
-      out += ' ';
-      out.append(buffer, static_cast<std::size_t>(end - buffer));
-    }
-    out += '\n';
+    // Without labels of its own the line had no braces: close the ones opened here.
+    if (open && labels.empty()) out += '}';
+    out.append(text.data() + labels_end, line_end - labels_end);
   }
 }
 

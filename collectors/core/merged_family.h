@@ -11,23 +11,22 @@
 
 namespace sidecar {
 
-// One sample of a MergedFamily: its metric name and label set are spans of the family's `text`.
+// One sample of a MergedFamily: where its line and its label pairs are in the family's `text`.
 struct MergedSample {
-  std::uint32_t name_offset = 0;
-  std::uint32_t name_size = 0;
+  std::uint32_t line_offset = 0;
+  // The label pairs between the braces (`a="x",le="0.5"`, values escaped), extra labels included;
+  // when there are none, 0 bytes where the braces would open (after the name) and no braces.
   std::uint32_t labels_offset = 0;
-  // The label pairs as written in the exposition (`a="x",le="0.5"`, values escaped), or 0.
   std::uint32_t labels_size = 0;
-  double value = 0;
-  bool has_timestamp = false;
-  std::int64_t timestamp_ms = 0;
 };
 
 // A family taken from another exposition (the main container's own /metrics) and passed through
 // as the source wrote it: sample names, label sets, values and timestamps exactly as scraped, so
 // that Prometheus stores the same series as if it scraped the source itself. Kept apart from
 // prometheus::MetricFamily because that model cannot hold what a source may write (label values
-// of `le` as written, timestamps in the exposition, a histogram's parts as given).
+// of `le` as written, timestamps in the exposition, a histogram's parts as given), and because
+// a family written once, at parse time, costs one copy per scrape instead of a model built and
+// serialised sample by sample.
 //
 // Immutable once built; safe to read from any thread.
 struct MergedFamily {
@@ -36,13 +35,11 @@ struct MergedFamily {
   prometheus::MetricType type = prometheus::MetricType::Untyped;
   // Escaped for a `# HELP` line of the text format 0.0.4; empty when the source gave none.
   std::string help;
-  // Backing store of the samples' names and labels.
+  // The samples' lines, ready to serve: text format 0.0.4, the collector's labels added, each
+  // line ending in a newline. HELP and TYPE lines are not in it.
   std::string text;
   std::vector<MergedSample> samples;
 
-  std::string_view SampleName(const MergedSample& sample) const {
-    return std::string_view(text).substr(sample.name_offset, sample.name_size);
-  }
   std::string_view SampleLabels(const MergedSample& sample) const {
     return std::string_view(text).substr(sample.labels_offset, sample.labels_size);
   }
@@ -57,7 +54,8 @@ std::span<const std::string_view> ExposedSuffixes(prometheus::MetricType type);
 bool HasLabel(std::string_view labels, std::string_view name);
 
 // Appends `family`'s samples to `out` in the text format 0.0.4, each with those of `extra_labels`
-// that it does not already have. HELP and TYPE lines are the caller's.
+// that it does not already have (without any, the family's text as it is). HELP and TYPE lines
+// are the caller's.
 void AppendSamples(const MergedFamily& family, const LabelPairs& extra_labels, std::string& out);
 
 // Appends `value` the way Prometheus reads it back exactly (shortest round-trip, NaN, +Inf, -Inf).

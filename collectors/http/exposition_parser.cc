@@ -118,7 +118,15 @@ std::size_t InvalidUtf8Offset(std::string_view text) {
   const std::size_t size = text.size();
   std::size_t i = 0;
   while (i < size) {
-    // Expositions are almost all ASCII: skip eight such bytes at a time.
+    // Expositions are almost all ASCII: skip 32, then eight such bytes at a time.
+    if (i + 32 <= size) {
+      std::uint64_t words[4];
+      std::memcpy(words, bytes + i, sizeof words);
+      if (((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) == 0) {
+        i += 32;
+        continue;
+      }
+    }
     if (i + 8 <= size) {
       std::uint64_t word;
       std::memcpy(&word, bytes + i, sizeof word);
@@ -198,12 +206,52 @@ bool ParseValue(std::string_view token, double& value) {
   return true;
 }
 
+// The value token after the blanks at the start of `rest`, which it consumes. The common case,
+// one space and digits, is read without looking at each byte twice.
+std::string_view ValueToken(std::string_view& rest) {
+  if (rest.size() > 1 && rest[0] == ' ' && rest[1] != ' ' && rest[1] != '\t') {
+    std::size_t n = 1;
+    while (n < rest.size() && rest[n] != ' ' && rest[n] != '\t') ++n;
+    const std::string_view token = rest.substr(1, n - 1);
+    rest.remove_prefix(n);
+    return token;
+  }
+  return NextToken(rest);
+}
+
+// How a value token is written back.
+enum class ValueForm { kInvalid, kAsWritten, kNormalised };
+
+// Values are written back in their shortest round-trip form (AppendValue). Most are counts that
+// the source wrote in that form already: an integer of up to 15 digits, no leading zero or plus
+// sign, not ending in 0 (whose shortest form may be 1e+06), and 0. Those are copied as written,
+// without a conversion to a double and back; the others are read as Prometheus reads them (Go's
+// ParseFloat) into `value`, to be written by AppendValue.
+ValueForm CheckValue(std::string_view token, double& value) {
+  const std::size_t start = !token.empty() && token.front() == '-' ? 1 : 0;
+  const std::size_t digits = token.size() - start;
+  if (digits >= 1 && digits <= 15 && token[start] != '0' && token.back() != '0') {
+    std::size_t i = start;
+    while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+    if (i == token.size()) return ValueForm::kAsWritten;
+  }
+  if (token == "0") return ValueForm::kAsWritten;
+  return ParseValue(token, value) ? ValueForm::kNormalised : ValueForm::kInvalid;
+}
+
 struct FamilyState {
   Kind kind = Kind::kUntyped;
   bool typed = false;
   bool has_samples = false;
-  std::size_t output = 0;  // index in the parsed families
 };
+
+// One label pair of a sample: its name and its value with the quotes, as written.
+struct LabelPair {
+  std::string_view name;
+  std::string_view quoted_value;
+};
+
+constexpr std::uint32_t kNoFamily = std::numeric_limits<std::uint32_t>::max();
 
 class Parser {
  public:
@@ -212,6 +260,8 @@ class Parser {
       std::string& pair = extra_pairs_.emplace_back(label + "=\"");
       AppendEscapedLabelValue(value, pair);
       pair += '"';
+      all_extra_pairs_ += ',';
+      all_extra_pairs_ += pair;
     }
   }
 
@@ -222,6 +272,11 @@ class Parser {
       error = "line " + std::to_string(line) + ": invalid UTF-8 at byte " + std::to_string(bad);
       return std::nullopt;
     }
+    // Room for the families of a typical exposition (a few hundred bytes each), not more: the
+    // vector grows by doubling if there are more.
+    families_.reserve(body.size() / 1024 + 16);
+    states_.reserve(body.size() / 1024 + 16);
+    index_.reserve(body.size() / 1024 + 16);
     bool seen_eof = false;
     while (!body.empty()) {
       ++line_;
@@ -239,6 +294,8 @@ class Parser {
           seen_eof = true;
           continue;
         }
+        // Metadata changes how sample names resolve.
+        last_sample_name_ = {};
         if (!ParseComment(line)) return Fail(error, message_);
       } else if (!ParseSample(line)) {
         return Fail(error, message_);
@@ -287,9 +344,13 @@ class Parser {
       return Error("invalid metric name in # " + std::string(keyword));
     }
     if (!rest.empty()) rest.remove_prefix(1);
-    FamilyState& state = Declare(name);
-    current_ = &state;
-    MergedFamily& family = families_[state.output];
+    // HELP and TYPE of one family come one after the other: the second needs no look-up.
+    if (current_ == kNoFamily || name != current_name_) {
+      current_ = Declare(name);
+      current_name_ = name;
+    }
+    FamilyState& state = states_[current_];
+    MergedFamily& family = families_[current_];
     if (keyword == "HELP") {
       // The text format escapes backslash and newline in HELP; OpenMetrics also the double quote,
       // which the text format writes as is.
@@ -319,119 +380,119 @@ class Parser {
     return true;
   }
 
-  // The state of `name`, or null; looked up through a reused string, not a new one each time.
-  FamilyState* Find(std::string_view name) {
-    lookup_.assign(name);
-    const auto it = states_.find(lookup_);
-    return it == states_.end() ? nullptr : &it->second;
+  // The family declared under `name`, or kNoFamily. Names are views into the body, which
+  // outlives the parser: no string is built for a look-up.
+  std::uint32_t Find(std::string_view name) const {
+    const auto it = index_.find(name);
+    return it == index_.end() ? kNoFamily : it->second;
   }
 
-  FamilyState& Declare(std::string_view name) {
-    if (FamilyState* held = Find(name)) return *held;
-    auto [it, inserted] = states_.try_emplace(lookup_);
+  std::uint32_t Declare(std::string_view name) {
+    const auto [it, inserted] =
+        index_.try_emplace(name, static_cast<std::uint32_t>(families_.size()));
     if (inserted) {
-      it->second.output = families_.size();
-      MergedFamily& family = families_.emplace_back();
-      family.name = std::string(name);
+      families_.emplace_back().name = std::string(name);
+      states_.emplace_back();
     }
     return it->second;
   }
 
+  Role RoleIn(std::uint32_t family, std::string_view suffix) const {
+    return family == kNoFamily ? Role::kNone
+                               : RoleOf(states_[family].kind, suffix, options_.format);
+  }
+
   // The family a sample belongs to and its role there: the family of the last metadata, else
   // one declared earlier under the name or the name without a suffix, else a new untyped one.
-  std::pair<FamilyState*, Role> Resolve(std::string_view sample_name) {
+  std::pair<std::uint32_t, Role> Resolve(std::string_view sample_name) {
     static constexpr std::string_view kSuffixes[] = {"_bucket",  "_sum",  "_count", "_total",
                                                      "_created", "_info", "_gsum",  "_gcount"};
-    const auto try_family = [&](FamilyState* state, std::string_view suffix) {
-      return state == nullptr ? Role::kNone : RoleOf(state->kind, suffix, options_.format);
-    };
-    if (current_ != nullptr) {
-      const std::string& name = families_[current_->output].name;
-      // The output name of an OpenMetrics counter or info carries the suffix already.
-      const std::string_view declared =
-          std::string_view(name).substr(0, name.size() - DeclaredSuffix(*current_).size());
-      if (sample_name.starts_with(declared)) {
-        const Role role = try_family(current_, sample_name.substr(declared.size()));
-        if (role != Role::kNone) return {current_, role};
-      }
+    if (current_ != kNoFamily && sample_name.starts_with(current_name_)) {
+      const Role role = RoleIn(current_, sample_name.substr(current_name_.size()));
+      if (role != Role::kNone) return {current_, role};
     }
-    FamilyState* const named = Find(sample_name);
-    if (const Role role = try_family(named, ""); role != Role::kNone) return {named, role};
+    const std::uint32_t named = Find(sample_name);
+    if (const Role role = RoleIn(named, ""); role != Role::kNone) return {named, role};
     for (const std::string_view suffix : kSuffixes) {
       if (!sample_name.ends_with(suffix)) continue;
-      FamilyState* const base = Find(sample_name.substr(0, sample_name.size() - suffix.size()));
-      if (const Role role = try_family(base, suffix); role != Role::kNone) return {base, role};
+      const std::uint32_t base = Find(sample_name.substr(0, sample_name.size() - suffix.size()));
+      if (const Role role = RoleIn(base, suffix); role != Role::kNone) return {base, role};
     }
-    if (named != nullptr) return {nullptr, Role::kNone};
-    FamilyState& state = Declare(sample_name);
-    return {&state, Role::kKeep};
+    if (named != kNoFamily) return {kNoFamily, Role::kNone};
+    return {Declare(sample_name), Role::kKeep};
   }
 
-  std::string_view DeclaredSuffix(const FamilyState& state) const {
-    if (state.kind == Kind::kInfo || (open_metrics() && state.kind == Kind::kCounter)) {
-      return state.kind == Kind::kInfo ? "_info" : "_total";
-    }
-    return "";
+  // The metric name at the start of `line`: most lines repeat the last one's name, which a
+  // comparison finds faster than a scan (and it was checked then). `repeated` says so.
+  std::string_view SampleName(std::string_view line, bool& repeated) const {
+    const std::size_t last = last_sample_name_.size();
+    repeated =
+        last != 0 && line.starts_with(last_sample_name_) &&
+        (line.size() == last || (kNameChars[static_cast<unsigned char>(line[last])] & 2) == 0);
+    return line.substr(0, repeated ? last : NameLength(line, true));
   }
 
+  // Reads a sample line, checks it as Prometheus would, and writes it, relabelled, to the end
+  // of its family's text. A line already in the form written is copied in at most two pieces
+  // (around the labels added); others are put together part by part.
   bool ParseSample(std::string_view line) {
-    const std::size_t name_length = NameLength(line, true);
-    if (name_length == 0) return Error("expected a metric name");
-    const std::string_view name = line.substr(0, name_length);
-    std::string_view rest = line.substr(name_length);
-    const auto [state, role] = Resolve(name);
-    if (state == nullptr) {
-      return Error("sample " + std::string(name) + " does not fit the TYPE of its family");
-    }
-    state->has_samples = true;
-    MergedFamily& family = families_[state->output];
-    if (family.samples.empty() && family.text.empty()) {
-      // Families mostly hold a few to a dozen samples of similar lines: room for eight at once
-      // instead of growing by doubling from one.
-      family.samples.reserve(8);
-      family.text.reserve(8 * line.size());
-    }
-    MergedSample sample;
-    const std::size_t text_before = family.text.size();
-    sample.name_offset = static_cast<std::uint32_t>(text_before);
-    sample.name_size = static_cast<std::uint32_t>(name.size());
-    family.text += name;
-    sample.labels_offset = static_cast<std::uint32_t>(family.text.size());
-    label_names_.clear();
-    if (!rest.empty() && rest.front() == '{') {
-      rest.remove_prefix(1);
-      if (!ParseLabels(rest, family.text)) {
-        family.text.resize(text_before);
-        return false;
+    bool repeated = false;
+    const std::string_view name = SampleName(line, repeated);
+    if (name.empty()) return Error("expected a metric name");
+    std::string_view rest = line.substr(name.size());
+    if (!repeated) {
+      const auto [family, role] = Resolve(name);
+      if (family == kNoFamily) {
+        last_sample_name_ = {};
+        return Error("sample " + std::string(name) + " does not fit the TYPE of its family");
       }
+      last_family_ = family;
+      last_role_ = role;
+      last_sample_name_ = name;
     }
+    const Role role = last_role_;
+    states_[last_family_].has_samples = true;
+
+    labels_.clear();
+    bool canonical = true;  // labels written as the output writes them
+    std::string_view label_pairs;
+    if (!rest.empty() && rest.front() == '{') {
+      const std::size_t before = rest.size();
+      rest.remove_prefix(1);
+      if (!ParseLabels(rest, canonical)) return false;
+      label_pairs = line.substr(name.size() + 1, before - rest.size() - 2);
+      // `x{} 1` is written `x 1`.
+      canonical = canonical && !labels_.empty();
+    }
+    // Where the labels end in the source line: before `}`, or after the name without any.
+    const std::size_t tail_start = line.size() - rest.size();
+    const std::size_t labels_end = tail_start - (labels_.empty() ? 0 : 1);
     if (role == Role::kBucket && !HasLabelName("le")) {
       return Error(std::string(name) + " without an \"le\" label");
     }
     if (role == Role::kQuantile && !HasLabelName("quantile")) {
       return Error(std::string(name) + " without a \"quantile\" label");
     }
-    for (std::size_t i = 0; i < options_.extra_labels.size(); ++i) {
-      if (HasLabelName(options_.extra_labels[i].first)) continue;
-      if (family.text.size() > sample.labels_offset) family.text += ',';
-      family.text += extra_pairs_[i];
-    }
-    sample.labels_size = static_cast<std::uint32_t>(family.text.size() - sample.labels_offset);
 
     if (rest.empty() || (rest.front() != ' ' && rest.front() != '\t')) {
       return Error("expected a space and a value after " + std::string(name));
     }
-    const std::string_view value = NextToken(rest);
-    if (!ParseValue(value, sample.value)) {
+    const std::string_view value = ValueToken(rest);
+    double parsed_value = 0;
+    const ValueForm form = CheckValue(value, parsed_value);
+    if (form == ValueForm::kInvalid) {
       return Error("invalid value \"" + std::string(value.substr(0, 40)) + "\" of " +
                    std::string(name));
     }
+    std::string_view timestamp;
+    std::int64_t timestamp_ms = 0;
     std::string_view token = NextToken(rest);
     if (!token.empty() && token != "#") {
-      if (!ParseTimestamp(token, sample)) {
+      if (!ParseTimestamp(token, timestamp_ms)) {
         return Error("invalid timestamp \"" + std::string(token.substr(0, 40)) + "\" of " +
                      std::string(name));
       }
+      timestamp = token;
       token = NextToken(rest);
     }
     // Whatever follows " # " in OpenMetrics is an exemplar, which the text format cannot carry.
@@ -439,42 +500,131 @@ class Parser {
       return Error("unexpected \"" + std::string(token.substr(0, 40)) + "\" after the value of " +
                    std::string(name));
     }
-    if (role == Role::kDrop) {
-      family.text.resize(text_before);
-      return true;
-    }
+    if (role == Role::kDrop) return true;
     if (options_.sample_limit != 0 && samples_ >= options_.sample_limit) {
       return Error("more than sample_limit " + std::to_string(options_.sample_limit) + " samples");
     }
     ++samples_;
-    family.samples.push_back(sample);
+
+    // The source's line is the output's (labels aside) when its labels are in the output's form
+    // and it ends in exactly " value" or " value timestamp", the value plain and the timestamp
+    // the text format's milliseconds without a sign.
+    const std::string_view tail = line.substr(tail_start);
+    const bool as_written =
+        canonical && form == ValueForm::kAsWritten && tail.front() == ' ' &&
+        (timestamp.empty() ? tail.size() == 1 + value.size()
+                           : !open_metrics() && timestamp.front() != '+' &&
+                                 tail.size() == 2 + value.size() + timestamp.size() &&
+                                 tail[1 + value.size()] == ' ');
+
+    MergedFamily& family = families_[last_family_];
+    std::string& out = family.text;
+    if (family.samples.empty()) {
+      // Families mostly hold a few to a dozen samples of similar lines: room for eight at once
+      // instead of growing by doubling from one.
+      family.samples.reserve(8);
+      out.reserve(8 * (line.size() + all_extra_pairs_.size() + 3));
+    }
+    MergedSample& sample = family.samples.emplace_back();
+    sample.line_offset = static_cast<std::uint32_t>(out.size());
+    if (as_written) {
+      out.append(line.data(), labels_end);
+    } else {
+      out += name;
+      if (!labels_.empty()) {
+        out += '{';
+        if (canonical) {
+          out += label_pairs;
+        } else {
+          for (std::size_t i = 0; i < labels_.size(); ++i) {
+            if (i != 0) out += ',';
+            out += labels_[i].name;
+            out += '=';
+            out += labels_[i].quoted_value;
+          }
+        }
+      }
+    }
+    const std::size_t own_labels_end = out.size();
+    AppendExtraLabels(out);
+    const bool braces = !labels_.empty() || out.size() != own_labels_end;
+    if (!labels_.empty()) {
+      sample.labels_offset = static_cast<std::uint32_t>(sample.line_offset + name.size() + 1);
+    } else {
+      sample.labels_offset = static_cast<std::uint32_t>(own_labels_end + (braces ? 1 : 0));
+    }
+    sample.labels_size = static_cast<std::uint32_t>(braces ? out.size() - sample.labels_offset : 0);
+    if (as_written) {
+      if (labels_.empty() && braces) out += '}';
+      out += line.substr(labels_end);
+    } else {
+      if (braces) out += '}';
+      out += ' ';
+      if (form == ValueForm::kAsWritten) {
+        out += value;
+      } else {
+        AppendValue(parsed_value, out);
+      }
+      if (!timestamp.empty()) {
+        char buffer[24];
+        const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, timestamp_ms);
+        out += ' ';
+        out.append(buffer, static_cast<std::size_t>(end - buffer));
+      }
+    }
+    out += '\n';
     return true;
   }
 
-  bool ParseTimestamp(std::string_view token, MergedSample& sample) {
+  // Appends those of the collector's labels that the sample lacks, each after a comma, or after
+  // a brace for the first one of a sample without labels.
+  void AppendExtraLabels(std::string& out) const {
+    if (extra_pairs_.empty()) return;
+    bool missing_all = true;
+    for (const auto& [label, value] : options_.extra_labels) {
+      if (HasLabelName(label)) missing_all = false;
+    }
+    if (missing_all) {
+      out += labels_.empty() ? '{' : ',';
+      out.append(all_extra_pairs_.data() + 1, all_extra_pairs_.size() - 1);
+      return;
+    }
+    bool open = !labels_.empty();
+    for (std::size_t i = 0; i < extra_pairs_.size(); ++i) {
+      if (HasLabelName(options_.extra_labels[i].first)) continue;
+      out += open ? ',' : '{';
+      open = true;
+      out += extra_pairs_[i];
+    }
+  }
+
+  bool ParseTimestamp(std::string_view token, std::int64_t& timestamp_ms) {
     if (open_metrics()) {
       double seconds = 0;
       if (!ParseValue(token, seconds) || !std::isfinite(seconds) || std::abs(seconds) > 9.2e15) {
         return false;
       }
-      sample.timestamp_ms = std::llround(seconds * 1000);
+      timestamp_ms = std::llround(seconds * 1000);
     } else {
       const char* begin = token.data() + (token.front() == '+' ? 1 : 0);
-      const auto [end, ec] =
-          std::from_chars(begin, token.data() + token.size(), sample.timestamp_ms);
+      const auto [end, ec] = std::from_chars(begin, token.data() + token.size(), timestamp_ms);
       if (ec != std::errc() || end != token.data() + token.size()) return false;
     }
-    sample.has_timestamp = true;
     return true;
   }
 
-  // Reads `name="value",...}` (the opening brace consumed) into `out` as `name="value",...`.
-  bool ParseLabels(std::string_view& rest, std::string& out) {
-    const std::size_t start = out.size();
+  // Reads `name="value",...}` (the opening brace consumed) into labels_. `canonical` stays true
+  // when the pairs are written as the output writes them: no blanks, no comma before the brace.
+  bool ParseLabels(std::string_view& rest, bool& canonical) {
+    bool after_comma = false;
     while (true) {
-      rest = SkipBlanks(rest);
+      if (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
+        canonical = false;
+        rest = SkipBlanks(rest);
+      }
       if (rest.empty()) return Error("unterminated label set");
       if (rest.front() == '}') {
+        if (after_comma) canonical = false;
         rest.remove_prefix(1);
         return true;
       }
@@ -484,11 +634,17 @@ class Parser {
       if (HasLabelName(label))
         return Error("label \"" + std::string(label) + "\" twice in a series");
       rest.remove_prefix(length);
-      rest = SkipBlanks(rest);
+      if (!rest.empty() && rest.front() != '=') {
+        canonical = false;
+        rest = SkipBlanks(rest);
+      }
       if (rest.size() < 2 || rest[0] != '=')
         return Error("expected = after label " + std::string(label));
       rest.remove_prefix(1);
-      rest = SkipBlanks(rest);
+      if (!rest.empty() && rest.front() != '"') {
+        canonical = false;
+        rest = SkipBlanks(rest);
+      }
       if (rest.empty() || rest.front() != '"')
         return Error("expected \" after " + std::string(label) + "=");
       std::size_t end = 1;
@@ -503,15 +659,16 @@ class Parser {
         ++end;
       }
       if (end >= rest.size()) return Error("unterminated value of label " + std::string(label));
-      if (out.size() > start) out += ',';
-      out += label;
-      out += '=';
-      out += rest.substr(0, end + 1);
-      label_names_.push_back(label);
+      labels_.push_back({label, rest.substr(0, end + 1)});
       rest.remove_prefix(end + 1);
-      rest = SkipBlanks(rest);
+      if (!rest.empty() && rest.front() != ',' && rest.front() != '}') {
+        canonical = false;
+        rest = SkipBlanks(rest);
+      }
+      after_comma = false;
       if (!rest.empty() && rest.front() == ',') {
         rest.remove_prefix(1);
+        after_comma = true;
       } else if (rest.empty() || rest.front() != '}') {
         return Error("expected , or } after the value of label " + std::string(label));
       }
@@ -519,8 +676,8 @@ class Parser {
   }
 
   bool HasLabelName(std::string_view name) const {
-    for (const std::string_view held : label_names_) {
-      if (held == name) return true;
+    for (const LabelPair& held : labels_) {
+      if (held.name == name) return true;
     }
     return false;
   }
@@ -529,13 +686,22 @@ class Parser {
   std::size_t line_ = 0;
   std::size_t samples_ = 0;
   std::string message_;
+  // Families by index, in the order first seen; states_ holds how each was declared.
   std::vector<MergedFamily> families_;
-  std::unordered_map<std::string, FamilyState> states_;
-  std::string lookup_;
-  // `name="value"` of each extra label, escaped once.
+  std::vector<FamilyState> states_;
+  // By the name a family was declared under (before `_total` or `_info` was added).
+  std::unordered_map<std::string_view, std::uint32_t> index_;
+  // `name="value"` of each extra label, escaped once, and all of them, each after a comma.
   std::vector<std::string> extra_pairs_;
-  FamilyState* current_ = nullptr;
-  std::vector<std::string_view> label_names_;
+  std::string all_extra_pairs_;
+  // The family of the last metadata line and the name it was declared under.
+  std::uint32_t current_ = kNoFamily;
+  std::string_view current_name_;
+  // The last sample's name and how it resolved; empty after a metadata line.
+  std::string_view last_sample_name_;
+  std::uint32_t last_family_ = kNoFamily;
+  Role last_role_ = Role::kNone;
+  std::vector<LabelPair> labels_;
 };
 
 }  // namespace

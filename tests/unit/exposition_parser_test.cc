@@ -3,6 +3,8 @@
 #include <bit>
 #include <catch2/catch.hpp>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "exporter/metric_families.h"
@@ -129,41 +131,131 @@ TEST_CASE("merged values are written in their shortest round-trip form", "[expos
   }
 }
 
-TEST_CASE("integer values read on the fast path equal what from_chars reads",
+TEST_CASE("values are read as Prometheus reads them and written in their shortest form",
           "[exposition_parser]") {
+  // Counts in their shortest form already are copied as written; the others go through a double.
+  const std::vector<std::pair<std::string, std::string>> written = {
+      {"0", "0"},
+      {"17", "17"},
+      {"-17", "-17"},
+      {"123456789012345", "123456789012345"},
+      {"007", "7"},
+      {"+42", "42"},
+      {"-0", "-0"},
+      {"1000000", "1e+06"},
+      {"1230", "1230"},
+      {"1.50", "1.5"},
+      {"3.0", "3"},
+      {"1e3", "1000"},
+      {"1E-05", "1e-05"},
+      {".5", "0.5"},
+      {"0.0001", "1e-04"},
+      {"nan", "NaN"},
+      {"Inf", "+Inf"},
+      {"-inf", "-Inf"},
+      {"+Infinity", "+Inf"},
+      {"9007199254740993", "9007199254740992"},
+      {std::string(300, '9'), "1e+300"}};
+  for (const auto& [token, expected] : written) {
+    INFO(token);
+    CHECK(RoundTrip("m " + token + "\n") == "# TYPE m untyped\nm " + expected + "\n");
+  }
+  // What Go's ParseFloat refuses, or reads as out of range, fails the parse as it fails
+  // Prometheus' scrape.
+  for (const std::string& token :
+       std::vector<std::string>{"1e400", "-1e400", "0x10", "1_000", "--1", "+-1", "1.2.3", "12a",
+                                "e5", "1e", "1" + std::string(400, '0')}) {
+    INFO(token);
+    CHECK(ParseError("m " + token + "\n") ==
+          "line 1: invalid value \"" + token.substr(0, 40) + "\" of m");
+  }
+  // Any double written by a source in its shortest or its 17-digit form is written as one that
+  // reads back as the same double.
   std::mt19937_64 random(11);
-  std::vector<std::string> tokens = {"0",
-                                     "-0",
-                                     "+0",
-                                     "007",
-                                     "123456789012345",
-                                     "999999999999999",
-                                     "1234567890123456",
-                                     "9007199254740993",
-                                     "-42",
-                                     "+42"};
-  for (int i = 0; i < 2000; ++i) tokens.push_back(std::to_string(random() >> (i % 64)));
   std::string body;
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    body += "m" + std::to_string(i) + " " + tokens[i] + "\n";
+  std::vector<double> values;
+  for (int i = 0; i < 2000; ++i) {
+    const double value =
+        i % 2 ? std::bit_cast<double>(random()) : static_cast<double>(random() >> (i % 64)) / 1000;
+    if (!std::isfinite(value)) continue;
+    char buffer[64];
+    const int size = i % 3
+                         ? std::snprintf(buffer, sizeof buffer, "%.17g", value)
+                         : static_cast<int>(std::to_chars(buffer, buffer + 32, value).ptr - buffer);
+    body += "m" + std::to_string(values.size()) + " " + std::string(buffer, size) + "\n";
+    values.push_back(value);
   }
+  const std::string text = RoundTrip(body);
+  std::size_t read = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = text.find('\n', start);
+    const std::string_view line = std::string_view(text).substr(start, end - start);
+    start = end + 1;
+    if (line.starts_with("#")) continue;
+    const std::size_t blank = line.find(' ');
+    const std::size_t index = std::stoul(std::string(line.substr(1, blank - 1)));
+    double value = 0;
+    const std::string_view token = line.substr(blank + 1);
+    const char* begin = token.data() + (token.front() == '+' ? 1 : 0);
+    std::from_chars(begin, token.data() + token.size(), value);
+    INFO(line);
+    CHECK(std::bit_cast<std::uint64_t>(value) == std::bit_cast<std::uint64_t>(values.at(index)));
+    ++read;
+  }
+  CHECK(read == values.size());
+}
+
+TEST_CASE("lines already in the written form and others give the same output",
+          "[exposition_parser]") {
+  ExpositionParseOptions options;
+  options.extra_labels = {{"source", "a\"pp"}};
+  // Each pair: a line as the output writes it, and the same sample written otherwise.
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {"m{a=\"1\"} 2", "m{ a=\"1\" } 2"},
+      {"m{a=\"1\"} 2", "m{a=\"1\",} 2"},
+      {"m{a=\"1\"} 2", "m{a = \"1\"}\t2"},
+      {"m{a=\"1\"} 2 17", "m{a=\"1\"}  2 17"},
+      {"m{a=\"1\"} 2 17", "m{a=\"1\"} 2 +17"},
+      {"m{a=\"1\"} 2 17", "m{a=\"1\"} 2\t17"},
+      {"m{a=\"1\"} 2 17", "m{a=\"1\"} 2 17 "},
+      {"m 2", "m{} 2"},
+      {"m 2", "m 2\t"},
+      {"m{source=\"own\"} +Inf", "m{source=\"own\"} inf"},
+  };
+  for (const auto& [plain, other] : lines) {
+    INFO(other);
+    CHECK(RoundTrip(other + "\n", options) == RoundTrip(plain + "\n", options));
+  }
+  CHECK(RoundTrip("m{a=\"1\"} 2 17\nm 3\nm{source=\"own\"} 4\n", options) ==
+        "# TYPE m untyped\n"
+        "m{a=\"1\",source=\"a\\\"pp\"} 2 17\n"
+        "m{source=\"a\\\"pp\"} 3\n"
+        "m{source=\"own\"} 4\n");
+}
+
+TEST_CASE("the exporter's labels are put into the merged lines that lack them",
+          "[exposition_parser]") {
+  ExpositionParseOptions options;
+  options.extra_labels = {{"source", "app"}};
   std::string error;
-  const auto parsed = ParseExposition(body, {}, error);
-  INFO(error);
+  const auto parsed = ParseExposition(
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1 5\nh_bucket{le=\"+Inf\",cluster=\"own\"} 2\n"
+      "h_sum 3\nh_count 2\n",
+      options, error);
   REQUIRE(parsed);
-  REQUIRE(parsed->families.size() == tokens.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    std::string_view digits = tokens[i];
-    const bool negative = digits.front() == '-';
-    if (digits.front() == '-' || digits.front() == '+') digits.remove_prefix(1);
-    double expected = 0;
-    std::from_chars(digits.data(), digits.data() + digits.size(), expected);
-    if (negative) expected = -expected;
-    INFO(tokens[i]);
-    REQUIRE(parsed->families[i].samples.size() == 1);
-    CHECK(std::bit_cast<std::uint64_t>(parsed->families[i].samples[0].value) ==
-          std::bit_cast<std::uint64_t>(expected));
-  }
+  std::string text;
+  AppendSamples(parsed->families.at(0), {{"cluster", "eu"}, {"zone", "a\nb"}}, text);
+  CHECK(text ==
+        "h_bucket{le=\"1\",source=\"app\",cluster=\"eu\",zone=\"a\\nb\"} 1 5\n"
+        "h_bucket{le=\"+Inf\",cluster=\"own\",source=\"app\",zone=\"a\\nb\"} 2\n"
+        "h_sum{source=\"app\",cluster=\"eu\",zone=\"a\\nb\"} 3\n"
+        "h_count{source=\"app\",cluster=\"eu\",zone=\"a\\nb\"} 2\n");
+  text.clear();
+  ExpositionParseOptions plain;
+  const auto bare = ParseExposition("x 1\ny{a=\"b\"} 2 3\n", plain, error);
+  REQUIRE(bare);
+  for (const auto& family : bare->families) AppendSamples(family, {{"cluster", "eu"}}, text);
+  CHECK(text == "x{cluster=\"eu\"} 1\ny{a=\"b\",cluster=\"eu\"} 2 3\n");
 }
 
 TEST_CASE("content type picks the format", "[exposition_parser]") {
