@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,13 +21,20 @@ struct MergedSample {
   std::uint32_t labels_size = 0;
 };
 
+// The sample lines of all the families of one exposition, in one buffer: a family's lines are
+// one stretch of `text`, its samples one stretch of `samples`.
+struct MergedLines {
+  std::string text;
+  std::vector<MergedSample> samples;
+};
+
 // A family taken from another exposition (the main container's own /metrics) and passed through
 // as the source wrote it: sample names, label sets, values and timestamps exactly as scraped, so
 // that Prometheus stores the same series as if it scraped the source itself. Kept apart from
 // prometheus::MetricFamily because that model cannot hold what a source may write (label values
 // of `le` as written, timestamps in the exposition, a histogram's parts as given), and because
-// a family written once, at parse time, costs one copy per scrape instead of a model built and
-// serialised sample by sample.
+// lines written once, at parse time, into one buffer for the whole exposition cost one copy per
+// family and scrape instead of a model built, serialised and freed sample by sample.
 //
 // Immutable once built; safe to read from any thread.
 struct MergedFamily {
@@ -36,12 +44,15 @@ struct MergedFamily {
   // Escaped for a `# HELP` line of the text format 0.0.4; empty when the source gave none.
   std::string help;
   // The samples' lines, ready to serve: text format 0.0.4, the collector's labels added, each
-  // line ending in a newline. HELP and TYPE lines are not in it.
-  std::string text;
-  std::vector<MergedSample> samples;
+  // line ending in a newline. HELP and TYPE lines are not in it. A part of `lines`.
+  std::string_view text;
+  // Offsets relative to `text`. A part of `lines`.
+  std::span<const MergedSample> samples;
+  // Owner of `text` and `samples`, shared by the families of one exposition.
+  std::shared_ptr<const MergedLines> lines;
 
   std::string_view SampleLabels(const MergedSample& sample) const {
-    return std::string_view(text).substr(sample.labels_offset, sample.labels_size);
+    return text.substr(sample.labels_offset, sample.labels_size);
   }
 };
 

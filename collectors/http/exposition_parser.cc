@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <span>
 #include <unordered_map>
 
 namespace sidecar {
@@ -243,6 +245,9 @@ struct FamilyState {
   Kind kind = Kind::kUntyped;
   bool typed = false;
   bool has_samples = false;
+  // Its samples in MergedLines::samples, while they are one stretch (see scattered_).
+  std::uint32_t first_sample = 0;
+  std::uint32_t sample_count = 0;
 };
 
 // One label pair of a sample: its name and its value with the quotes, as written.
@@ -275,6 +280,11 @@ class Parser {
     // Room for the families of a typical exposition (a few hundred bytes each), not more: the
     // vector grows by doubling if there are more.
     families_.reserve(body.size() / 1024 + 16);
+    // The lines written are about as long as those read, plus the labels added: room for that
+    // at once, instead of copies as the buffer grows.
+    lines_->text.reserve(body.size() + body.size() / 64 * (all_extra_pairs_.size() + 2) + 64);
+    lines_->samples.reserve(body.size() / 64 + 16);
+    sample_family_.reserve(body.size() / 64 + 16);
     states_.reserve(body.size() / 1024 + 16);
     index_.reserve(body.size() / 1024 + 16);
     bool seen_eof = false;
@@ -305,16 +315,72 @@ class Parser {
       error = "OpenMetrics exposition without \"# EOF\" (cut off?)";
       return std::nullopt;
     }
+    if (scattered_) Regroup();
+    // Each family gets its stretch of the lines, its offsets made relative to it (all stretches
+    // are found before any offset changes: a family's stretch ends where the next sample starts).
+    std::vector<MergedSample>& samples = lines_->samples;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> stretches(families_.size());
+    for (std::size_t i = 0; i < families_.size(); ++i) {
+      const FamilyState& state = states_[i];
+      if (state.sample_count == 0) continue;
+      const std::size_t end = state.first_sample + state.sample_count;
+      stretches[i] = {samples[state.first_sample].line_offset,
+                      end < samples.size() ? samples[end].line_offset
+                                           : static_cast<std::uint32_t>(lines_->text.size())};
+    }
     ParsedExposition parsed;
     parsed.samples = samples_;
     parsed.families.reserve(families_.size());
-    for (auto& family : families_) {
-      if (!family.samples.empty()) parsed.families.push_back(std::move(family));
+    for (std::size_t i = 0; i < families_.size(); ++i) {
+      const FamilyState& state = states_[i];
+      if (state.sample_count == 0) continue;
+      const auto [begin, end] = stretches[i];
+      for (std::size_t k = state.first_sample; k < state.first_sample + state.sample_count; ++k) {
+        samples[k].line_offset -= begin;
+        samples[k].labels_offset -= begin;
+      }
+      MergedFamily& family = parsed.families.emplace_back(std::move(families_[i]));
+      family.text = std::string_view(lines_->text).substr(begin, end - begin);
+      family.samples =
+          std::span<const MergedSample>(samples).subspan(state.first_sample, state.sample_count);
+      family.lines = lines_;
     }
     return parsed;
   }
 
  private:
+  // Writes the lines again, grouped by family, when some family's samples were not one stretch
+  // (the text format lets a family's samples come apart; sources hardly do it).
+  void Regroup() {
+    const MergedLines& scattered = *lines_;
+    const std::size_t count = scattered.samples.size();
+    // Where each family's samples start in the new order (a counting sort, stable).
+    std::vector<std::uint32_t> next(families_.size() + 1, 0);
+    for (const std::uint32_t family : sample_family_) ++next[family + 1];
+    for (std::size_t i = 1; i < next.size(); ++i) next[i] += next[i - 1];
+    for (std::size_t i = 0; i < families_.size(); ++i) {
+      states_[i].first_sample = next[i];
+      states_[i].sample_count = next[i + 1] - next[i];
+    }
+    std::vector<std::uint32_t> order(count);
+    for (std::size_t i = 0; i < count; ++i)
+      order[next[sample_family_[i]]++] = static_cast<std::uint32_t>(i);
+    auto grouped = std::make_shared<MergedLines>();
+    grouped->text.reserve(scattered.text.size());
+    grouped->samples.reserve(count);
+    for (const std::uint32_t i : order) {
+      const MergedSample& sample = scattered.samples[i];
+      const std::size_t line_end =
+          i + 1 < count ? scattered.samples[i + 1].line_offset : scattered.text.size();
+      MergedSample& moved = grouped->samples.emplace_back();
+      moved.line_offset = static_cast<std::uint32_t>(grouped->text.size());
+      moved.labels_offset = moved.line_offset + (sample.labels_offset - sample.line_offset);
+      moved.labels_size = sample.labels_size;
+      grouped->text.append(scattered.text, sample.line_offset, line_end - sample.line_offset);
+    }
+    lines_ = std::move(grouped);
+  }
+
   bool open_metrics() const { return options_.format == ExpositionFormat::kOpenMetrics; }
 
   std::nullopt_t Fail(std::string& error, const std::string& message) const {
@@ -517,15 +583,17 @@ class Parser {
                                  tail.size() == 2 + value.size() + timestamp.size() &&
                                  tail[1 + value.size()] == ' ');
 
-    MergedFamily& family = families_[last_family_];
-    std::string& out = family.text;
-    if (family.samples.empty()) {
-      // Families mostly hold a few to a dozen samples of similar lines: room for eight at once
-      // instead of growing by doubling from one.
-      family.samples.reserve(8);
-      out.reserve(8 * (line.size() + all_extra_pairs_.size() + 3));
+    FamilyState& state = states_[last_family_];
+    std::vector<MergedSample>& samples = lines_->samples;
+    if (state.sample_count == 0) {
+      state.first_sample = static_cast<std::uint32_t>(samples.size());
+    } else if (state.first_sample + state.sample_count != samples.size()) {
+      scattered_ = true;
     }
-    MergedSample& sample = family.samples.emplace_back();
+    ++state.sample_count;
+    sample_family_.push_back(last_family_);
+    std::string& out = lines_->text;
+    MergedSample& sample = samples.emplace_back();
     sample.line_offset = static_cast<std::uint32_t>(out.size());
     if (as_written) {
       out.append(line.data(), labels_end);
@@ -702,6 +770,11 @@ class Parser {
   std::uint32_t last_family_ = kNoFamily;
   Role last_role_ = Role::kNone;
   std::vector<LabelPair> labels_;
+  // The lines written so far, and the family of each sample.
+  std::shared_ptr<MergedLines> lines_ = std::make_shared<MergedLines>();
+  std::vector<std::uint32_t> sample_family_;
+  // Set when a family's samples are not one stretch of the lines.
+  bool scattered_ = false;
 };
 
 }  // namespace

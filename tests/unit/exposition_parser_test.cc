@@ -233,6 +233,45 @@ TEST_CASE("lines already in the written form and others give the same output",
         "m{source=\"own\"} 4\n");
 }
 
+TEST_CASE("a family's samples that come apart in the source are served together",
+          "[exposition_parser]") {
+  ExpositionParseOptions options;
+  options.extra_labels = {{"source", "app"}};
+  const std::string text =
+      "# TYPE b gauge\n"
+      "# TYPE a counter\n"
+      "a{x=\"1\"} 1\n"
+      "c 7\n"
+      "a{x=\"2\"} 2\n"
+      "b 3\n"
+      "c{source=\"own\"} 8 12\n"
+      "a{x=\"3\"} 3\n";
+  CHECK(RoundTrip(text, options) ==
+        "# TYPE b gauge\n"
+        "b{source=\"app\"} 3\n"
+        "# TYPE a counter\n"
+        "a{x=\"1\",source=\"app\"} 1\n"
+        "a{x=\"2\",source=\"app\"} 2\n"
+        "a{x=\"3\",source=\"app\"} 3\n"
+        "# TYPE c untyped\n"
+        "c{source=\"app\"} 7\n"
+        "c{source=\"own\"} 8 12\n");
+  std::string error;
+  const auto parsed = ParseExposition(text, options, error);
+  REQUIRE(parsed);
+  std::string with_cluster;
+  for (const auto& family : parsed->families) {
+    AppendSamples(family, {{"cluster", "eu"}}, with_cluster);
+  }
+  CHECK(with_cluster ==
+        "b{source=\"app\",cluster=\"eu\"} 3\n"
+        "a{x=\"1\",source=\"app\",cluster=\"eu\"} 1\n"
+        "a{x=\"2\",source=\"app\",cluster=\"eu\"} 2\n"
+        "a{x=\"3\",source=\"app\",cluster=\"eu\"} 3\n"
+        "c{source=\"app\",cluster=\"eu\"} 7\n"
+        "c{source=\"own\",cluster=\"eu\"} 8 12\n");
+}
+
 TEST_CASE("the exporter's labels are put into the merged lines that lack them",
           "[exposition_parser]") {
   ExpositionParseOptions options;

@@ -60,7 +60,7 @@ TEST_CASE("a merged family may not expose a name the exporter's own families exp
   MergedFamilySet set(own);
   std::deque<MergedFamily> families;  // the set keeps pointers to them
   const auto add = [&](const char* name, MetricType type) {
-    families.push_back(MergedFamily{name, type, "", "", {}});
+    families.push_back(MergedFamily{name, type, "", "", {}, nullptr});
     return set.Add(families.back());
   };
   using Outcome = MergedFamilySet::Outcome;
