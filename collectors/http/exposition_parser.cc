@@ -58,6 +58,10 @@ MetricType ExposedType(Kind kind) {
   }
 }
 
+// The suffixes by which a sample name can belong to a family of another name.
+constexpr std::string_view kSuffixes[] = {"_bucket",  "_sum",  "_count", "_total",
+                                          "_created", "_info", "_gsum",  "_gcount"};
+
 // What a sample is to its family.
 enum class Role { kNone, kKeep, kDrop, kBucket, kQuantile };
 
@@ -435,6 +439,18 @@ class Parser {
     const std::optional<Kind> kind = KindOf(word, options_.format);
     if (!kind) return Error("unknown TYPE \"" + std::string(word) + "\" for " + std::string(name));
     if (!NextToken(rest).empty()) return Error("text after the TYPE of " + std::string(name));
+    if (suffixed_untyped_) {
+      // Samples read before as a family of their own (`h_bucket`, no metadata) that this TYPE
+      // makes part of this family would be served twice, in two families.
+      for (const std::string_view suffix : kSuffixes) {
+        if (RoleOf(*kind, suffix, options_.format) == Role::kNone) continue;
+        const std::string derived = std::string(name) + std::string(suffix);
+        const std::uint32_t held = Find(derived);
+        if (held != kNoFamily && held != current_ && states_[held].has_samples) {
+          return Error("TYPE of " + std::string(name) + " after samples of " + derived);
+        }
+      }
+    }
     if (state.typed && state.kind != *kind) return Error("second TYPE for " + std::string(name));
     if (state.has_samples && !state.typed)
       return Error("TYPE of " + std::string(name) + " after its samples");
@@ -471,8 +487,6 @@ class Parser {
   // The family a sample belongs to and its role there: the family of the last metadata, else
   // one declared earlier under the name or the name without a suffix, else a new untyped one.
   std::pair<std::uint32_t, Role> Resolve(std::string_view sample_name) {
-    static constexpr std::string_view kSuffixes[] = {"_bucket",  "_sum",  "_count", "_total",
-                                                     "_created", "_info", "_gsum",  "_gcount"};
     if (current_ != kNoFamily && sample_name.starts_with(current_name_)) {
       const Role role = RoleIn(current_, sample_name.substr(current_name_.size()));
       if (role != Role::kNone) return {current_, role};
@@ -485,6 +499,9 @@ class Parser {
       if (const Role role = RoleIn(base, suffix); role != Role::kNone) return {base, role};
     }
     if (named != kNoFamily) return {kNoFamily, Role::kNone};
+    for (const std::string_view suffix : kSuffixes) {
+      if (sample_name.ends_with(suffix)) suffixed_untyped_ = true;
+    }
     return {Declare(sample_name), Role::kKeep};
   }
 
@@ -775,6 +792,8 @@ class Parser {
   std::vector<std::uint32_t> sample_family_;
   // Set when a family's samples are not one stretch of the lines.
   bool scattered_ = false;
+  // Set when a sample without metadata made a family of a name with a suffix (`h_bucket`).
+  bool suffixed_untyped_ = false;
 };
 
 }  // namespace

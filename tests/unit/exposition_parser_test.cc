@@ -323,6 +323,11 @@ TEST_CASE("malformed expositions are refused with the line and what is wrong",
         "line 2: sample h does not fit the TYPE of its family");
   CHECK(ParseError("# TYPE x gauge\n# TYPE x counter\n") == "line 2: second TYPE for x");
   CHECK(ParseError("x 1\n# TYPE x gauge\n") == "line 2: TYPE of x after its samples");
+  CHECK(ParseError("h_bucket{le=\"1\"} 1\n# TYPE h histogram\n") ==
+        "line 2: TYPE of h after samples of h_bucket");
+  CHECK(ParseError("# HELP h x\nh_bucket{le=\"1\"} 1\n# TYPE h gaugehistogram\n# EOF\n",
+                   ExpositionFormat::kOpenMetrics) ==
+        "line 3: TYPE of h after samples of h_bucket");
   CHECK(ParseError("# TYPE x bogus\n") == "line 1: unknown TYPE \"bogus\" for x");
   CHECK(ParseError("a 1\nb 2\nc 3\n", ExpositionFormat::kText, 2) ==
         "line 3: more than sample_limit 2 samples");
