@@ -81,11 +81,12 @@ done
 
 # The regex format's own capture against RE2: anchored patterns (the bench's, the nginx_error
 # preset's, the README's and an access-log one), each with real lines.
+head -20 "$data" >"$work/apache-head.log"
 i=0
 for pattern in '^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(?P<level>[a-z]+)\] \d+#\d+: ' \
   '^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] (?P<pid>\d+)#\d+: ' \
   '^\S+ \S+ \[(?P<level>\w+)\] ' '^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) '; do
-  for file in tests/data/nginx_error.log <(head -20 "$data"); do
+  for file in tests/data/nginx_error.log "$work/apache-head.log"; do
     while IFS= read -r line; do
       printf '%s\n%s' "$pattern" "$line" >"$work/capture/$i"
       i=$((i + 1))
