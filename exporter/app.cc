@@ -321,13 +321,19 @@ HttpReply App::ServeMetrics(const HttpRequestInfo& request) {
         std::chrono::steady_clock::now() + std::max(budget - kScrapeTimeoutOffset, budget / 2);
   }
   const auto produce = [&] {
-    std::string text = exposition_buffers_->Take();
     // The families die as soon as they are written, before the exposition is served.
-    AppendText(Gather(deadline), text);
-    return std::make_shared<const Exposition>(std::move(text), exposition_buffers_);
+    return Exposition::Write(exposition_buffers_, deadline,
+                             [&](std::string& text) { AppendText(Gather(deadline), text); });
   };
-  // Scrapes that arrive while another is being gathered share its result: they would get the
-  // same values anyway, since each collector already shares its run in flight.
+  // One exposition is built at a time, and a scrape that arrives while one is being built (or
+  // waits for its buffer, see ExpositionBuffers) takes that one instead of starting another:
+  // its values were read at most one build before the scrape arrived, and a build is bounded by
+  // the collectors' timeout, whereas waiting for a build of its own would double the scrape's
+  // latency and, with a slow main container, push it past Prometheus' timeout. A scrape never
+  // gets an exposition that was finished before it arrived. Only a joiner whose own deadline
+  // passes before the build it joined ends (a scraper with a shorter timeout than the one that
+  // started it) builds its own, in which the collectors still running report the missed
+  // deadline.
   std::shared_ptr<const Exposition> exposition = scrapes_.Run(deadline, produce);
   if (!exposition) exposition = produce();
   HttpReply reply;

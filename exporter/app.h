@@ -92,7 +92,8 @@ class App {
   const std::chrono::system_clock::time_point started_;
   std::stop_source stop_;
   ExporterProcessCollector process_collector_;
-  // Concurrent /metrics requests share one gather and serialisation.
+  // Concurrent /metrics requests share one gather and serialisation, and the buffers bound the
+  // expositions resident at once (one, unless a client reads slowly; see ExpositionBuffers).
   std::shared_ptr<ExpositionBuffers> exposition_buffers_ = std::make_shared<ExpositionBuffers>();
   SingleFlight<Exposition> scrapes_;
 

@@ -117,6 +117,9 @@ class ConnectionGate {
     bool relay_client_bytes = false;  // pass on what the client sends after it too
     Buffer to_backend;
     Buffer to_client;
+    // Plain clients: part of the response waits in the server's socket until the client takes
+    // more (see Pump), instead of in `to_client`.
+    bool response_waits_for_client = false;
     bool backend_done = false;  // the server closed its side
     bool client_done = false;   // the client closed its sending side
     bool backend_shut = false;  // ...and the server was told so

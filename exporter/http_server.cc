@@ -92,7 +92,7 @@ bool AcceptsGzip(std::string_view header) {
   return false;
 }
 
-std::string Gzip(std::string_view data) {
+void GzipInto(std::string_view data, std::string& out) {
   z_stream stream{};
   // 15 window bits + 16 asks zlib for a gzip header and trailer.
   if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -100,10 +100,11 @@ std::string Gzip(std::string_view data) {
   }
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
-  // Expositions compress about tenfold: the output starts at an eighth of the input and grows
-  // if needed, instead of zero-filling and keeping deflateBound's worst case (the input's size).
-  std::string out;
-  std::size_t size = std::max<std::size_t>(data.size() / 8, 4096);
+  // Expositions compress 10-25 fold: the output starts at a 32nd of the input (or the room
+  // `out` already has) and doubles as needed, instead of zero-filling and keeping deflateBound's
+  // worst case (the input's size). Every byte of it is written (resize fills), so starting
+  // larger than needed costs resident memory for as long as the encoding, or its spare, lives.
+  std::size_t size = std::max({data.size() / 32, std::size_t{4096}, out.capacity()});
   int result = Z_OK;
   while (result == Z_OK) {
     out.resize(size);
@@ -113,9 +114,14 @@ std::string Gzip(std::string_view data) {
     size *= 2;
   }
   out.resize(stream.total_out);
-  out.shrink_to_fit();
   deflateEnd(&stream);
   if (result != Z_STREAM_END) throw std::runtime_error("zlib deflate failed");
+}
+
+std::string Gzip(std::string_view data) {
+  std::string out;
+  GzipInto(data, out);
+  out.shrink_to_fit();
   return out;
 }
 

@@ -107,5 +107,7 @@ class HttpServer {
 bool AcceptsGzip(std::string_view accept_encoding);
 // Compresses `data` as a gzip member.
 std::string Gzip(std::string_view data);
+// The same, written over `out`, whose memory is reused (it keeps its capacity).
+void GzipInto(std::string_view data, std::string& out);
 
 }  // namespace sidecar

@@ -39,13 +39,15 @@ void RaiseOpenFileLimit() {
 // one: a multi-megabyte exposition is served by any of CivetWeb's workers, each with its own arena,
 // and freed buffers of that size raise the mmap threshold so that the next ones come from (and
 // stay in) the arenas (13 MB grew to 200 MB at 2,000 access-log series). Here all threads share
-// one arena (scrapes are single-flighted, so they rarely allocate at once), blocks of 1 MiB and
-// more are mapped and unmapped (a fixed threshold, which also stops the raising), and up to 4 MiB
-// of free memory stays on top of the arena: with less (the default 128 KiB), every scrape of a
-// 10k-series merge gave its pages back and faulted them in again, costing more CPU than the
-// parsing. (malloc_trim after each large scrape was tried: 9 MB less, twice the CPU time.)
+// one arena (scrapes are single-flighted, so they rarely allocate at once), blocks of 256 KiB and
+// more are mapped and unmapped (a fixed threshold, which also stops the raising: with 1 MiB, a
+// gzip encoding's and the first exposition's growing buffers stayed in the arena and the peak with
+// 16 scrapers came within 40 KiB of issue 12's bound), and up to 4 MiB of free memory stays on top
+// of the arena: with less (the default 128 KiB), every scrape of a 10k-series merge gave its pages
+// back and faulted them in again, costing more CPU than the parsing. (malloc_trim after each large
+// scrape was tried: 9 MB less, twice the CPU time.)
 void BoundMallocFootprint() {
-  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
   mallopt(M_ARENA_MAX, 1);
 }

@@ -12,9 +12,10 @@ namespace sidecar {
 
 // Collapses concurrent calls into one run (Go's singleflight): a caller that arrives while a
 // run is in flight waits for that run and shares its result instead of starting another. Used
-// so that concurrent scrapes cost the main container, and the exporter, one collection. The
-// result is held only until every joiner has taken it: a large result (a whole exposition, a
-// collector's families) does not stay in memory between runs.
+// so that concurrent scrapes cost the main container, and the exporter, one collection. A run's
+// result is held only until every caller that joined that run has taken it: a large result (a
+// whole exposition, a collector's families) does not stay in memory between runs, nor while the
+// next run's callers wait for theirs.
 //
 // Thread-safe.
 template <typename T>
@@ -26,25 +27,28 @@ class SingleFlight {
   std::shared_ptr<const T> Run(std::chrono::steady_clock::time_point deadline, Produce&& produce) {
     std::unique_lock lock(mutex_);
     if (in_flight_) {
-      const std::uint64_t joined = generation_;
+      // The run's own record: its result stays there until the last of its joiners has taken
+      // it, whatever runs start after it.
+      std::shared_ptr<Flight> flight = in_flight_;
       ++joiners_;
-      const bool finished =
-          finished_.wait_until(lock, deadline, [&] { return generation_ != joined; });
-      std::shared_ptr<const T> result = finished ? last_ : nullptr;
-      if (--joiners_ == 0) last_.reset();
+      const bool finished = finished_.wait_until(lock, deadline, [&] { return flight->finished; });
+      --joiners_;
+      std::shared_ptr<const T> result = finished ? flight->result : nullptr;
+      lock.unlock();
       return result;
     }
-    in_flight_ = true;
+    auto flight = std::make_shared<Flight>();
+    in_flight_ = flight;
     in_flight_deadline_ = deadline;
     lock.unlock();
     std::shared_ptr<const T> result;
     try {
       result = produce();
     } catch (...) {
-      Finish(nullptr);
+      Finish(*flight, nullptr);
       throw;
     }
-    Finish(result);
+    Finish(*flight, result);
     return result;
   }
 
@@ -62,22 +66,24 @@ class SingleFlight {
   }
 
  private:
-  void Finish(std::shared_ptr<const T> result) {
+  struct Flight {
+    bool finished = false;
+    std::shared_ptr<const T> result;  // for the joiners; goes with the last of them
+  };
+
+  void Finish(Flight& flight, std::shared_ptr<const T> result) {
     std::lock_guard lock(mutex_);
-    // Kept for the joiners only; the last one to take it lets it go.
-    if (joiners_ > 0) last_ = std::move(result);
-    in_flight_ = false;
-    ++generation_;
+    flight.result = std::move(result);
+    flight.finished = true;
+    in_flight_.reset();
     finished_.notify_all();
   }
 
   mutable std::mutex mutex_;
   std::condition_variable finished_;
-  bool in_flight_ = false;
+  std::shared_ptr<Flight> in_flight_;  // null when no run is in flight
   std::chrono::steady_clock::time_point in_flight_deadline_;
-  std::uint64_t generation_ = 0;  // counts finished runs; joiners wait for it to move
   std::size_t joiners_ = 0;
-  std::shared_ptr<const T> last_;  // the finished run's result, while joiners still take it
 };
 
 }  // namespace sidecar

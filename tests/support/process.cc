@@ -201,6 +201,14 @@ long ProcStatusKib(int pid, const std::string& field) {
   throw std::runtime_error("no " + field + " in " + path);
 }
 
+bool ResetPeakRss(int pid) {
+  // "5" resets the peak resident set size (VmHWM) to the current one (Linux 4.0+).
+  std::ofstream clear_refs("/proc/" + std::to_string(pid) + "/clear_refs");
+  clear_refs << "5";
+  clear_refs.flush();
+  return static_cast<bool>(clear_refs);
+}
+
 std::vector<int> ChildPids(int parent) {
   std::vector<int> children;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

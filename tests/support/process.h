@@ -40,6 +40,9 @@ std::vector<int> ChildPids(int parent);
 // A kB field of /proc/<pid>/status ("VmRSS", "VmHWM": resident and peak resident memory), in
 // KiB. Throws std::runtime_error when the process or the field is not there.
 long ProcStatusKib(int pid, const std::string& field);
+// Makes the peak resident memory (VmHWM) of `pid` start again from its resident memory now, so
+// that a test reads the peak of one step; false when the kernel refused.
+bool ResetPeakRss(int pid);
 
 // Runs `body` in a forked child as the user and group nobody (65534), for tests that need a
 // real permission refusal while they run as root; returns its result (non-zero: the step that

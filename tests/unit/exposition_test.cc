@@ -5,7 +5,10 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <random>
+#include <stdexcept>
+#include <thread>
 
 #include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
@@ -122,9 +125,11 @@ std::uintptr_t Address(const std::string& text) {
 }
 
 TEST_CASE("exposition buffers are reused from one scrape to the next", "[exposition]") {
-  ExpositionBuffers buffers;
-  const auto scrape = [&buffers](char fill) {
-    std::string text = buffers.Take();
+  // No waiting for a buffer out in this case: a new one is allocated at once.
+  ExpositionBuffers buffers(std::chrono::milliseconds(0));
+  const auto now = [] { return std::chrono::steady_clock::now(); };
+  const auto scrape = [&](char fill) {
+    std::string text = buffers.Take(now());
     text.assign(1 << 20, fill);
     return text;
   };
@@ -133,27 +138,93 @@ TEST_CASE("exposition buffers are reused from one scrape to the next", "[exposit
   const std::uintptr_t memory = Address(second);
   buffers.Give(std::move(second));
   // The next scrape writes into the same memory.
-  std::string third = buffers.Take();
+  std::string third = buffers.Take(now());
   CHECK(third.empty());
   CHECK(Address(third) == memory);
-  // Two at once (a scrape while the previous answer is still being sent): one is kept.
+  // Two at once (a scrape while the previous answer is still being sent to a slow reader, past
+  // the release wait): one is kept.
   third.assign(1 << 20, 'c');
   std::string fourth = scrape('d');
+  CHECK(buffers.Out() == 2);
   const std::uintptr_t other = Address(fourth);
   CHECK(other != memory);
   buffers.Give(std::move(fourth));
   buffers.Give(std::move(third));
-  std::string fifth = buffers.Take();
+  CHECK(buffers.Out() == 0);
+  std::string fifth = buffers.Take(now());
   CHECK((Address(fifth) == memory || Address(fifth) == other));
   buffers.Give(std::move(fifth));
   // One far bigger than the exposition needs is let go.
-  std::string kept = buffers.Take();
-  std::string huge = buffers.Take();
+  std::string kept = buffers.Take(now());
+  std::string huge = buffers.Take(now());
   huge.reserve(64 << 20);
   huge.assign(1 << 20, 'h');
   const std::uintptr_t huge_memory = Address(huge);
   buffers.Give(std::move(huge));
-  CHECK(Address(buffers.Take()) != huge_memory);
+  CHECK(Address(buffers.Take(now())) != huge_memory);
+}
+
+TEST_CASE("a scrape waits for the exposition being sent instead of taking more memory",
+          "[exposition]") {
+  // Long enough never to run out in this test: the buffer comes back first.
+  ExpositionBuffers buffers(std::chrono::hours(1));
+  const auto forever = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  std::string warm_up = buffers.Take(forever);
+  warm_up.assign(1 << 20, 'w');
+  buffers.Give(std::move(warm_up));  // tells the size
+  std::string first = buffers.Take(forever);
+  first.assign(1 << 20, 'a');
+  const std::uintptr_t memory = Address(first);
+  // The next scrape finds the only buffer out (being sent) and no spare: it waits for it.
+  auto second = std::async(std::launch::async, [&] { return buffers.Take(forever); });
+  while (buffers.Waiting() == 0) std::this_thread::yield();
+  CHECK(second.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+  buffers.Give(std::move(first));
+  const std::string taken = second.get();
+  CHECK(taken.empty());
+  CHECK(Address(taken) == memory);
+  CHECK(buffers.Out() == 1);
+
+  // Its own deadline bounds the wait: past it, a new buffer (a scraper with a short timeout
+  // that joined a longer build builds its own, see App::ServeMetrics).
+  const std::string late = buffers.Take(std::chrono::steady_clock::now());
+  CHECK(Address(late) != memory);
+  CHECK(buffers.Out() == 2);
+}
+
+TEST_CASE("a gzip encoding is written into the last one's memory", "[exposition]") {
+  auto buffers = std::make_shared<ExpositionBuffers>(std::chrono::milliseconds(0));
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "metric_" + std::to_string(i) + " 1\n";
+  const auto write = [&](std::string& out) { out = text; };
+  const auto now = std::chrono::steady_clock::now();
+  auto first = Exposition::Write(buffers, now, write);
+  const std::string& gzipped = first->gzipped();
+  CHECK(Gunzip(gzipped) == text);
+  const std::uintptr_t memory = Address(gzipped);
+  first.reset();
+  auto second = Exposition::Write(buffers, now, write);
+  CHECK(Address(second->gzipped()) == memory);
+  CHECK(Gunzip(second->gzipped()) == text);
+  // Asked for again, the encoding is not made again.
+  CHECK(&second->gzipped() == &second->gzipped());
+}
+
+TEST_CASE("an exposition gives its buffer back even when writing it fails", "[exposition]") {
+  auto buffers = std::make_shared<ExpositionBuffers>(std::chrono::milliseconds(0));
+  const auto now = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(Exposition::Write(buffers, now,
+                                    [](std::string& text) {
+                                      text = "partial";
+                                      throw std::runtime_error("collector failed");
+                                    }),
+                  std::runtime_error);
+  CHECK(buffers->Out() == 0);
+  auto exposition = Exposition::Write(buffers, now, [](std::string& text) { text = "x 1\n"; });
+  CHECK(exposition->text() == "x 1\n");
+  CHECK(buffers->Out() == 1);
+  exposition.reset();
+  CHECK(buffers->Out() == 0);
 }
 
 }  // namespace
