@@ -307,7 +307,7 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
   if (active) gathered.const_labels = active->const_labels;
   gathered.series = families.series();
   gathered.families = std::move(families).Take();
-  gathered.merged = merged.groups();
+  gathered.merged = std::move(merged).TakeGroups();
   return gathered;
 }
 

@@ -36,6 +36,8 @@ class MergedFamilySet {
 
   // Each group holds families of one name and type, in the order first added.
   const std::vector<std::vector<const MergedFamily*>>& groups() const { return groups_; }
+  // Hands the groups over (one vector per group: a copy would allocate each again).
+  std::vector<std::vector<const MergedFamily*>> TakeGroups() && { return std::move(groups_); }
 
  private:
   // What is known under one name: which of the names a merged family of that name would expose

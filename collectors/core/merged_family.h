@@ -22,10 +22,11 @@ struct MergedSample {
 };
 
 // The sample lines of all the families of one exposition, in one buffer: a family's lines are
-// one stretch of `text`, its samples one stretch of `samples`.
+// one stretch of `text`, its samples one stretch of `samples`, its name and HELP parts of `names`.
 struct MergedLines {
   std::string text;
   std::vector<MergedSample> samples;
+  std::string names;
 };
 
 // A family taken from another exposition (the main container's own /metrics) and passed through
@@ -39,10 +40,11 @@ struct MergedLines {
 // Immutable once built; safe to read from any thread.
 struct MergedFamily {
   // The family name of the text format 0.0.4 (an OpenMetrics counter "x" becomes "x_total").
-  std::string name;
+  // A part of `lines` (or of storage the builder keeps alive), as the views below.
+  std::string_view name;
   prometheus::MetricType type = prometheus::MetricType::Untyped;
   // Escaped for a `# HELP` line of the text format 0.0.4; empty when the source gave none.
-  std::string help;
+  std::string_view help;
   // The samples' lines, ready to serve: text format 0.0.4, the collector's labels added, each
   // line ending in a newline. HELP and TYPE lines are not in it. A part of `lines`.
   std::string_view text;

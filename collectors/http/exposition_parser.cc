@@ -249,6 +249,11 @@ struct FamilyState {
   Kind kind = Kind::kUntyped;
   bool typed = false;
   bool has_samples = false;
+  // Its name (as exposed) and HELP, in MergedLines::names.
+  std::uint32_t name_offset = 0;
+  std::uint32_t name_size = 0;
+  std::uint32_t help_offset = 0;
+  std::uint32_t help_size = 0;
   // Its samples in MergedLines::samples, while they are one stretch (see scattered_).
   std::uint32_t first_sample = 0;
   std::uint32_t sample_count = 0;
@@ -283,7 +288,7 @@ class Parser {
     }
     // Room for the families of a typical exposition (a few hundred bytes each), not more: the
     // vector grows by doubling if there are more.
-    families_.reserve(body.size() / 1024 + 16);
+    lines_->names.reserve(body.size() / 8);
     // The lines written are about as long as those read, plus the labels added: room for that
     // at once, instead of copies as the buffer grows.
     lines_->text.reserve(body.size() + body.size() / 64 * (all_extra_pairs_.size() + 2) + 64);
@@ -323,8 +328,8 @@ class Parser {
     // Each family gets its stretch of the lines, its offsets made relative to it (all stretches
     // are found before any offset changes: a family's stretch ends where the next sample starts).
     std::vector<MergedSample>& samples = lines_->samples;
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> stretches(families_.size());
-    for (std::size_t i = 0; i < families_.size(); ++i) {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> stretches(states_.size());
+    for (std::size_t i = 0; i < states_.size(); ++i) {
       const FamilyState& state = states_[i];
       if (state.sample_count == 0) continue;
       const std::size_t end = state.first_sample + state.sample_count;
@@ -334,8 +339,8 @@ class Parser {
     }
     ParsedExposition parsed;
     parsed.samples = samples_;
-    parsed.families.reserve(families_.size());
-    for (std::size_t i = 0; i < families_.size(); ++i) {
+    parsed.families.reserve(states_.size());
+    for (std::size_t i = 0; i < states_.size(); ++i) {
       const FamilyState& state = states_[i];
       if (state.sample_count == 0) continue;
       const auto [begin, end] = stretches[i];
@@ -343,7 +348,10 @@ class Parser {
         samples[k].line_offset -= begin;
         samples[k].labels_offset -= begin;
       }
-      MergedFamily& family = parsed.families.emplace_back(std::move(families_[i]));
+      MergedFamily& family = parsed.families.emplace_back();
+      family.name = std::string_view(lines_->names).substr(state.name_offset, state.name_size);
+      family.type = ExposedType(state.kind);
+      family.help = std::string_view(lines_->names).substr(state.help_offset, state.help_size);
       family.text = std::string_view(lines_->text).substr(begin, end - begin);
       family.samples =
           std::span<const MergedSample>(samples).subspan(state.first_sample, state.sample_count);
@@ -359,10 +367,10 @@ class Parser {
     const MergedLines& scattered = *lines_;
     const std::size_t count = scattered.samples.size();
     // Where each family's samples start in the new order (a counting sort, stable).
-    std::vector<std::uint32_t> next(families_.size() + 1, 0);
+    std::vector<std::uint32_t> next(states_.size() + 1, 0);
     for (const std::uint32_t family : sample_family_) ++next[family + 1];
     for (std::size_t i = 1; i < next.size(); ++i) next[i] += next[i - 1];
-    for (std::size_t i = 0; i < families_.size(); ++i) {
+    for (std::size_t i = 0; i < states_.size(); ++i) {
       states_[i].first_sample = next[i];
       states_[i].sample_count = next[i + 1] - next[i];
     }
@@ -382,6 +390,7 @@ class Parser {
       moved.labels_size = sample.labels_size;
       grouped->text.append(scattered.text, sample.line_offset, line_end - sample.line_offset);
     }
+    grouped->names = std::move(lines_->names);
     lines_ = std::move(grouped);
   }
 
@@ -420,19 +429,20 @@ class Parser {
       current_name_ = name;
     }
     FamilyState& state = states_[current_];
-    MergedFamily& family = families_[current_];
     if (keyword == "HELP") {
       // The text format escapes backslash and newline in HELP; OpenMetrics also the double quote,
       // which the text format writes as is.
+      std::string& names = lines_->names;
+      state.help_offset = static_cast<std::uint32_t>(names.size());
       if (!open_metrics()) {
-        family.help.assign(rest);
-        return true;
+        names += rest;
+      } else {
+        for (std::size_t i = 0; i < rest.size(); ++i) {
+          if (rest[i] == '\\' && i + 1 < rest.size() && rest[i + 1] == '"') continue;
+          names += rest[i];
+        }
       }
-      family.help.clear();
-      for (std::size_t i = 0; i < rest.size(); ++i) {
-        if (rest[i] == '\\' && i + 1 < rest.size() && rest[i + 1] == '"') continue;
-        family.help += rest[i];
-      }
+      state.help_size = static_cast<std::uint32_t>(names.size() - state.help_offset);
       return true;
     }
     const std::string_view word = NextToken(rest);
@@ -456,9 +466,14 @@ class Parser {
       return Error("TYPE of " + std::string(name) + " after its samples");
     state.kind = *kind;
     state.typed = true;
-    family.type = ExposedType(*kind);
-    if (open_metrics() && *kind == Kind::kCounter) family.name = std::string(name) + "_total";
-    if (*kind == Kind::kInfo) family.name = std::string(name) + "_info";
+    const bool total = open_metrics() && *kind == Kind::kCounter;
+    if (total || *kind == Kind::kInfo) {
+      std::string& names = lines_->names;
+      state.name_offset = static_cast<std::uint32_t>(names.size());
+      names += name;
+      names += total ? "_total" : "_info";
+      state.name_size = static_cast<std::uint32_t>(names.size() - state.name_offset);
+    }
     return true;
   }
 
@@ -471,10 +486,13 @@ class Parser {
 
   std::uint32_t Declare(std::string_view name) {
     const auto [it, inserted] =
-        index_.try_emplace(name, static_cast<std::uint32_t>(families_.size()));
+        index_.try_emplace(name, static_cast<std::uint32_t>(states_.size()));
     if (inserted) {
-      families_.emplace_back().name = std::string(name);
-      states_.emplace_back();
+      FamilyState& state = states_.emplace_back();
+      std::string& names = lines_->names;
+      state.name_offset = static_cast<std::uint32_t>(names.size());
+      state.name_size = static_cast<std::uint32_t>(name.size());
+      names += name;
     }
     return it->second;
   }
@@ -772,7 +790,6 @@ class Parser {
   std::size_t samples_ = 0;
   std::string message_;
   // Families by index, in the order first seen; states_ holds how each was declared.
-  std::vector<MergedFamily> families_;
   std::vector<FamilyState> states_;
   // By the name a family was declared under (before `_total` or `_info` was added).
   std::unordered_map<std::string_view, std::uint32_t> index_;
