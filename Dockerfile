@@ -17,7 +17,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
       prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev \
-      libsimdjson-dev zlib1g-dev libssl-dev libcrypt-dev \
+      libsimdjson-dev zlib1g-dev libssl-dev libcrypt-dev ccache \
  && rm -rf /var/lib/apt/lists/*
 
 FROM build-deps AS build
@@ -27,14 +27,24 @@ ARG BUILD_JOBS=2
 # The context has no .git, so the revision comes in as a build argument.
 ARG REVISION=unknown
 # RelWithDebInfo (-O2), the project default: GCC 12 at -O3 raises false -Werror=restrict
-# warnings in libstdc++. Without debug info: the installed binary is stripped anyway, and -g
-# costs a third of the compile time.
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDECAR_BUILD_TESTS=OFF \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
+# warnings in libstdc++. Debug info as line tables only (-g1), the flags of the test build: the
+# binary is stripped anyway.
+# A compiler cache is optional: a build given one at /ccache (`buildah bud --volume DIR:/ccache`,
+# as tests/deploy/image_test.sh does with the test build's cache) reuses the objects compiled
+# there from the same sources with the same flags. The build folder is build/ inside the sources,
+# as in a checkout, so that paths relative to the sources are the same in both.
+# ccache also hashes the locale variables, unset on both sides.
+RUN if [ -d /ccache ]; then \
+      unset LANG LC_ALL LC_CTYPE LC_MESSAGES; \
+      export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/src \
+             CCACHE_NOHASHDIR=1 CCACHE_COMPILERCHECK=content; \
+    fi \
+ && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDECAR_BUILD_TESTS=OFF \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
       -DSIDECAR_REVISION="${REVISION}" \
- && cmake --build /build -j"${BUILD_JOBS}" --target sidecar-exporter \
- && strip /build/sidecar-exporter \
- && install -D -m 0755 /build/sidecar-exporter /out/usr/local/bin/sidecar-exporter \
+ && cmake --build build -j"${BUILD_JOBS}" --target sidecar-exporter \
+ && strip build/sidecar-exporter \
+ && install -D -m 0755 build/sidecar-exporter /out/usr/local/bin/sidecar-exporter \
  && install -D -m 0644 k8s/base/config.yaml /out/etc/sidecar-exporter/config.yaml
 
 FROM ${DEBIAN_RUNTIME_IMAGE} AS runtime-deps

@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libre2-dev libyaml-cpp-dev
-  libsimdjson-dev zlib1g-dev catch2 libssl-dev libcrypt-dev
+  libsimdjson-dev zlib1g-dev catch2 libssl-dev libcrypt-dev ccache
   # real peers for the demo, the tests and the benchmarks
   nginx prometheus prometheus-nginx-exporter prometheus-process-exporter mtail wrk curl procps bc
   python3 redis-server prometheus-blackbox-exporter openssl apache2-utils

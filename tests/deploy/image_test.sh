@@ -184,7 +184,22 @@ bud_file() {  # Dockerfile, context, tag, extra args...
 # run reuses them and only compiles.
 bud localhost/sidecar-exporter-cache:build-deps --target build-deps
 bud localhost/sidecar-exporter-cache:runtime-deps --target runtime-deps
-bud "$image"
+# The test build's compiler cache (CCACHE_DIR, set by scripts/test.sh), when there is one: the
+# build stage compiles the same sources with the same flags and reuses its objects.
+ccache_volume=()
+ccache_counts() {  # hits misses so far (in scripts/test.sh nothing else compiles through it meanwhile)
+  ccache --print-stats 2>/dev/null | awk '/^(direct|preprocessed)_cache_hit\t/ {h += $2}
+    /^cache_miss\t/ {m += $2} END {print h + 0, m + 0}'
+}
+if [[ -n ${CCACHE_DIR:-} && -d $CCACHE_DIR ]] && command -v ccache >/dev/null; then
+  ccache_volume=(--volume "$CCACHE_DIR:/ccache")
+  read -r hits_before misses_before < <(ccache_counts)
+fi
+bud "$image" "${ccache_volume[@]}"
+if [[ ${#ccache_volume[@]} -gt 0 ]]; then
+  read -r hits misses < <(ccache_counts)
+  log "compiler cache $CCACHE_DIR mounted at /ccache: $((hits - hits_before)) objects reused, $((misses - misses_before)) compiled"
+fi
 log "image built in $((SECONDS - t_build))s"
 # The main container for tests/deploy/pod_test.sh: Debian's nginx on the same base, non-root.
 bud_file "$src/tests/deploy/nginx/Dockerfile" "$src/tests/deploy/nginx" "$nginx_image"
