@@ -21,11 +21,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 FROM build-deps AS build
-WORKDIR /src
-COPY . .
 ARG BUILD_JOBS=2
 # The context has no .git, so the revision comes in as a build argument.
 ARG REVISION=unknown
+# The sources last and no WORKDIR: a new revision re-runs only the COPY and the RUN, and a builder
+# without copy-on-write storage (buildah's vfs) copies the whole root file system for each step.
+COPY . /src
 # RelWithDebInfo (-O2), the project default: GCC 12 at -O3 raises false -Werror=restrict
 # warnings in libstdc++. Debug info as line tables only (-g1), the flags of the test build: the
 # binary is stripped anyway.
@@ -34,7 +35,8 @@ ARG REVISION=unknown
 # there from the same sources with the same flags. The build folder is build/ inside the sources,
 # as in a checkout, so that paths relative to the sources are the same in both.
 # ccache also hashes the locale variables, unset on both sides.
-RUN if [ -d /ccache ]; then \
+RUN cd /src \
+ && if [ -d /ccache ]; then \
       unset LANG LC_ALL LC_CTYPE LC_MESSAGES; \
       export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/src \
              CCACHE_NOHASHDIR=1 CCACHE_COMPILERCHECK=content; \
