@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,8 +51,12 @@ struct ParsedExposition {
 // UTF-8, a bad name, label or value, a label twice in one series, a sample that does not fit its
 // family's TYPE, an OpenMetrics exposition without `# EOF` (cut off) or with text after it, more
 // samples than the limit.
+//
+// The lines are written into `lines` when given (emptied first, its capacity kept: see
+// Recycler), else into a new buffer.
 std::optional<ParsedExposition> ParseExposition(std::string_view body,
                                                 const ExpositionParseOptions& options,
-                                                std::string& error);
+                                                std::string& error,
+                                                std::shared_ptr<MergedLines> lines = nullptr);
 
 }  // namespace sidecar

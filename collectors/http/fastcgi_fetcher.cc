@@ -262,7 +262,9 @@ std::string FastCgiFetcher::Describe() const {
          address_text_;
 }
 
-FetchedDocument FastCgiFetcher::Fetch(const FetchLimits& limits) {
+// Status pages of PHP-FPM are a few KB: the body is assembled from FastCGI records into a new
+// buffer, and `body_storage` is not needed.
+FetchedDocument FastCgiFetcher::Fetch(const FetchLimits& limits, std::string /*body_storage*/) {
   FetchedDocument document;
   const auto fail = [&document](std::string error) {
     document.error = std::move(error);

@@ -82,7 +82,7 @@ class FastCgiFetcher final : public Fetcher {
   FastCgiFetcher(FastCgiAddress address, std::string address_text, std::string script_path,
                  std::string query);
 
-  FetchedDocument Fetch(const FetchLimits& limits) override;
+  FetchedDocument Fetch(const FetchLimits& limits, std::string body_storage) override;
   std::string Describe() const override;
 
  private:

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "collectors/http/curl_support.h"
 
@@ -142,8 +143,8 @@ struct HttpClient::Handle {
 HttpClient::HttpClient() : handle_(std::make_unique<Handle>()) {}
 HttpClient::~HttpClient() = default;
 
-HttpResponse HttpClient::Get(const HttpRequest& request) {
-  HttpResponse response = Send(request);
+HttpResponse HttpClient::Get(const HttpRequest& request, std::string body_storage) {
+  HttpResponse response = Send(request, std::move(body_storage));
   if (response.error.empty() && (response.status < 200 || response.status >= 300)) {
     response.error = "HTTP status " + std::to_string(response.status);
   }
@@ -151,8 +152,10 @@ HttpResponse HttpClient::Get(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse HttpClient::Send(const HttpRequest& request) {
+HttpResponse HttpClient::Send(const HttpRequest& request, std::string body_storage) {
   HttpResponse response;
+  response.body = std::move(body_storage);
+  response.body.clear();
   CURL* curl = handle_->curl.get();
   if (curl == nullptr) {
     response.error = "libcurl could not create a handle";
@@ -187,6 +190,9 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_FILETIME, 1L);
+  if (request.receive_buffer_bytes > 0) {
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, static_cast<long>(request.receive_buffer_bytes));
+  }
   curl_easy_setopt(curl, CURLOPT_PROXY, request.proxy.c_str());
   if (request.fresh_connection) {
     curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);

@@ -26,6 +26,10 @@ struct HttpRequest {
   // sidecar buffer without bound.
   std::size_t max_body_bytes = 1 << 20;
   std::stop_token stop;
+  // libcurl's receive buffer; 0 for its default (16 KiB). A larger one reads a large body in
+  // fewer system calls: a 600 KB exposition took 57 recv() and 43 poll() per scrape with 16 KiB,
+  // 24 and 11 with 128 KiB.
+  std::size_t receive_buffer_bytes = 0;
 
   // What probes need besides a plain GET; the defaults are Get()'s behaviour.
   // GET, HEAD (no body read), POST or any other method.
@@ -101,10 +105,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Performs the request; any status other than 2xx is an error (and the body is dropped).
-  HttpResponse Get(const HttpRequest& request);
+  // The body is received into `body_storage` (emptied first), whose capacity is reused.
+  HttpResponse Get(const HttpRequest& request, std::string body_storage = {});
   // Performs the request and reports what happened without judging the status: `error` and
   // `failure_reason` are set only when no complete response arrived.
-  HttpResponse Send(const HttpRequest& request);
+  HttpResponse Send(const HttpRequest& request, std::string body_storage = {});
 
  private:
   struct Handle;

@@ -14,7 +14,7 @@ std::string HttpFetcher::Describe() const {
   return description;
 }
 
-FetchedDocument HttpFetcher::Fetch(const FetchLimits& limits) {
+FetchedDocument HttpFetcher::Fetch(const FetchLimits& limits, std::string body_storage) {
   HttpRequest request;
   request.url = url_;
   request.unix_socket = unix_socket_;
@@ -22,7 +22,10 @@ FetchedDocument HttpFetcher::Fetch(const FetchLimits& limits) {
   request.deadline = limits.deadline;
   request.max_body_bytes = limits.max_body_bytes;
   request.stop = limits.stop;
-  HttpResponse response = client_.Get(request);
+  // Documents that were large last time get a larger receive buffer (kept below the size that
+  // malloc maps anew at each request, see exporter/main.cc); small status pages keep libcurl's.
+  if (body_storage.capacity() >= 64 * 1024) request.receive_buffer_bytes = 128 * 1024 - 64;
+  HttpResponse response = client_.Get(request, std::move(body_storage));
   FetchedDocument document;
   if (!response.ok()) {
     document.error = response.error.empty() ? "HTTP status " + std::to_string(response.status)

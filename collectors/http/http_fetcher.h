@@ -19,7 +19,7 @@ class HttpFetcher final : public Fetcher {
   HttpFetcher(std::string url, std::optional<std::string> unix_socket,
               std::vector<std::string> headers = {});
 
-  FetchedDocument Fetch(const FetchLimits& limits) override;
+  FetchedDocument Fetch(const FetchLimits& limits, std::string body_storage) override;
   std::string Describe() const override;
 
  private:

@@ -25,7 +25,8 @@ std::optional<std::string> PrometheusMergeCollector::ExportResult(const FetchedD
   ExpositionParseOptions options = parse_options_;
   options.format = FormatOfContentType(document.content_type);
   std::string error;
-  std::optional<ParsedExposition> parsed = ParseExposition(document.body, options, error);
+  std::optional<ParsedExposition> parsed =
+      ParseExposition(document.body, options, error, lines_->Take());
   if (!parsed) {
     return (options.format == ExpositionFormat::kOpenMetrics ? "OpenMetrics " : "text format ") +
            error;

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "collectors/core/collector_type.h"
+#include "collectors/core/recycler.h"
 #include "collectors/http/exposition_parser.h"
 #include "collectors/http/status_page_collector.h"
 
@@ -37,6 +39,8 @@ class PrometheusMergeCollector final : public StatusPageCollector {
 
   ExpositionParseOptions parse_options_;
   std::string collector_;
+  // The buffers the app's lines are written into, reused from scrape to scrape.
+  std::shared_ptr<Recycler<MergedLines>> lines_ = std::make_shared<Recycler<MergedLines>>();
 };
 
 // Decodes the options of a `prometheus` collector into a factory of PrometheusMergeCollector.

@@ -30,7 +30,7 @@ CollectResult StatusPageCollector::Collect(const CollectContext& context) {
       std::min(context.deadline, std::chrono::steady_clock::now() + settings_.timeout);
   limits.max_body_bytes = settings_.max_body_bytes;
   limits.stop = context.stop;
-  const FetchedDocument document = fetcher_->Fetch(limits);
+  FetchedDocument document = fetcher_->Fetch(limits, std::move(spare_body_));
 
   CollectResult result;
   if (!document.ok()) {
@@ -40,6 +40,7 @@ CollectResult StatusPageCollector::Collect(const CollectContext& context) {
     result.families.clear();
     result.merged.clear();
   }
+  spare_body_ = std::move(document.body);
   if (!settings_.up_name.empty()) {
     result.families.insert(result.families.begin(),
                            MetricFamilyBuilder(settings_.up_name, settings_.up_help,

@@ -80,6 +80,8 @@ class StatusPageCollector : public Collector {
  private:
   const std::unique_ptr<Fetcher> fetcher_;
   const StatusPageSettings settings_;
+  // The last body, given back to the next fetch to receive into (see Fetcher::Fetch).
+  std::string spare_body_;
 };
 
 }  // namespace sidecar

@@ -1,7 +1,9 @@
 // libFuzzer target: any bytes as the main container's /metrics, in both formats. What parses must
 // be written back as text that parses again to the same number of samples and the same sample
-// lines (a line copied as written and one put together part by part must not differ).
+// lines (a line copied as written and one put together part by part must not differ), every
+// value in its shortest round-trip form (a value copied as written must be in it already).
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -28,6 +30,22 @@ std::vector<std::string_view> SampleLines(std::string_view text) {
   return lines;
 }
 
+// True when the value of a written sample line is what std::to_chars writes for it.
+bool ValueInShortestForm(std::string_view line) {
+  const std::size_t brace = line.rfind('}');
+  const std::size_t start = line.find(' ', brace == std::string_view::npos ? 0 : brace) + 1;
+  const std::string_view token = line.substr(start, line.find(' ', start) - start);
+  if (token == "NaN" || token == "+Inf" || token == "-Inf") return true;
+  const bool negative = token.starts_with('-');
+  double value = 0;
+  const auto [parsed_end, parse_error] =
+      std::from_chars(token.data() + negative, token.data() + token.size(), value);
+  if (parse_error != std::errc() || parsed_end != token.data() + token.size()) return false;
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, negative ? -value : value);
+  return std::string_view(buffer, static_cast<std::size_t>(end - buffer)) == token;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -45,6 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& family : parsed->families) gathered.merged.push_back({&family});
     gathered.const_labels = {{"cluster", "x"}};
     const std::string text = sidecar::SerializeText(gathered);
+    for (const std::string_view line : SampleLines(text)) {
+      if (!ValueInShortestForm(line)) std::abort();
+    }
     sidecar::ExpositionParseOptions again;
     const auto reparsed = sidecar::ParseExposition(text, again, error);
     if (!reparsed || reparsed->samples != parsed->samples) std::abort();

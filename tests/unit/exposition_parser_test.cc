@@ -205,6 +205,54 @@ TEST_CASE("values are read as Prometheus reads them and written in their shortes
   CHECK(read == values.size());
 }
 
+TEST_CASE("plain decimals copied as written are what to_chars writes", "[exposition_parser]") {
+  // Decimals in their shortest fixed form are copied without a conversion (CheckValue): the
+  // output must be the same as through a double, for every shape: 1 to 17 significant digits,
+  // leading zeros after the point (0.0001 is 1e-04), large integer parts, signs, trailing zeros.
+  std::mt19937_64 random(13);
+  std::string body;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 20000; ++i) {
+    const int significant = 1 + static_cast<int>(random() % 17);
+    std::string digits;
+    for (int d = 0; d < significant; ++d) {
+      digits += static_cast<char>('0' + (d == 0 ? 1 + random() % 9 : random() % 10));
+    }
+    if (random() % 3 != 0) digits.back() = static_cast<char>('1' + random() % 9);
+    // Where the point goes: after `point` digits (<= 0: that many zeros after "0.").
+    const int point = static_cast<int>(random() % 40) - 20;
+    std::string token = random() % 4 == 0 ? "-" : "";
+    if (point <= 0) {
+      token += "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+    } else if (point >= significant) {
+      token += digits + std::string(static_cast<std::size_t>(point - significant), '0') + ".5";
+    } else {
+      token += digits.substr(0, static_cast<std::size_t>(point)) + "." +
+               digits.substr(static_cast<std::size_t>(point));
+    }
+    double value = 0;
+    REQUIRE(
+        std::from_chars(token.data() + (token[0] == '-'), token.data() + token.size(), value).ec ==
+        std::errc());
+    if (token[0] == '-') value = -value;
+    char buffer[32];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    body += "m" + std::to_string(i) + " " + token + "\n";
+    expected.push_back("m" + std::to_string(i) + " " + std::string(buffer, end));
+  }
+  const std::string text = RoundTrip(body);
+  std::size_t checked = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.starts_with("#")) continue;
+    REQUIRE(checked < expected.size());
+    CHECK(line == expected[checked++]);
+  }
+  CHECK(checked == expected.size());
+}
+
 TEST_CASE("lines already in the written form and others give the same output",
           "[exposition_parser]") {
   ExpositionParseOptions options;
