@@ -271,6 +271,9 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
       "the name of one of the exporter's own).",
       MetricType::Counter);
   if (active) {
+    std::size_t merged_families = 0;
+    for (const auto& result : gathered.results) merged_families += result->merged.size();
+    merged.Reserve(merged_families);
     for (size_t i = 0; i < active->runners.size(); ++i) {
       CollectorRunner& runner = *active->runners[i];
       std::uint64_t name_clashes = 0;

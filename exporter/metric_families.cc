@@ -39,24 +39,29 @@ MergedFamilySet::MergedFamilySet(const std::vector<prometheus::MetricFamily>& ow
       if (!name.ends_with(suffixes[i])) continue;
       const std::string_view base =
           std::string_view(name).substr(0, name.size() - suffixes[i].size());
-      index_[base].reserved |= static_cast<std::uint8_t>(1U << i);
+      index_.FindOrAdd(base).first->reserved |= static_cast<std::uint8_t>(1U << i);
     }
   }
 }
 
+void MergedFamilySet::Reserve(std::size_t families) {
+  index_.Reserve(index_.size() + families);
+  groups_.reserve(groups_.size() + families);
+}
+
 MergedFamilySet::Outcome MergedFamilySet::Add(const MergedFamily& family) {
   if (family.name.starts_with("sidecar_exporter_")) return Outcome::kNameClash;
-  Entry& entry = index_[family.name];
+  Entry& entry = *index_.FindOrAdd(family.name).first;
   const std::size_t exposed = ExposedSuffixes(family.type).size();
   if ((entry.reserved & ((1U << exposed) - 1)) != 0) return Outcome::kNameClash;
   if (entry.group == kNoGroup) {
     entry.group = groups_.size();
-    groups_.push_back({&family});
+    groups_.emplace_back(&family);
     return Outcome::kAdded;
   }
-  std::vector<const MergedFamily*>& group = groups_[entry.group];
-  if (group.front()->type != family.type) return Outcome::kTypeClash;
-  group.push_back(&family);
+  MergedGroup& group = groups_[entry.group];
+  if (group.front().type != family.type) return Outcome::kTypeClash;
+  group.Add(&family);
   return Outcome::kAdded;
 }
 
@@ -74,12 +79,12 @@ std::string SerializeText(const Gathered& gathered) {
 
 void AppendText(const Gathered& gathered, std::string& text) {
   AppendText(gathered.families, gathered.series, gathered.const_labels, text);
-  for (const auto& group : gathered.merged) {
-    const MergedFamily& first = *group.front();
+  for (const MergedGroup& group : gathered.merged) {
+    const MergedFamily& first = group.front();
     std::string_view help = first.help;
-    for (const MergedFamily* family : group) {
-      if (help.empty()) help = family->help;
-    }
+    group.ForEach([&help](const MergedFamily& family) {
+      if (help.empty()) help = family.help;
+    });
     if (!help.empty()) {
       text += "# HELP ";
       text += first.name;
@@ -92,7 +97,8 @@ void AppendText(const Gathered& gathered, std::string& text) {
     text += ' ';
     text += TypeName(first.type);
     text += '\n';
-    for (const MergedFamily* family : group) AppendSamples(*family, gathered.const_labels, text);
+    group.ForEach(
+        [&](const MergedFamily& family) { AppendSamples(family, gathered.const_labels, text); });
   }
 }
 

@@ -5,15 +5,33 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "collectors/core/collector.h"
 #include "collectors/core/merged_family.h"
 #include "collectors/core/metric_family_builder.h"
+#include "collectors/core/name_index.h"
 #include "prometheus/metric_family.h"
 
 namespace sidecar {
+
+// The merged families of one name and type, in the order added. Most names come from one
+// collector: the first family is held without an allocation.
+class MergedGroup {
+ public:
+  explicit MergedGroup(const MergedFamily* first) : first_(first) {}
+  void Add(const MergedFamily* family) { more_.push_back(family); }
+  const MergedFamily& front() const { return *first_; }
+  template <typename Visit>
+  void ForEach(Visit&& visit) const {
+    visit(*first_);
+    for (const MergedFamily* family : more_) visit(*family);
+  }
+
+ private:
+  const MergedFamily* first_;
+  std::vector<const MergedFamily*> more_;
+};
 
 // The families merged from main containers' own expositions in one scrape, grouped by name.
 // The exporter's own names are reserved: a merged family that would expose one of them (or any
@@ -32,12 +50,14 @@ class MergedFamilySet {
   MergedFamilySet(const MergedFamilySet&) = delete;
   MergedFamilySet& operator=(const MergedFamilySet&) = delete;
 
+  // Room for `families` more without growing.
+  void Reserve(std::size_t families);
   Outcome Add(const MergedFamily& family);
 
   // Each group holds families of one name and type, in the order first added.
-  const std::vector<std::vector<const MergedFamily*>>& groups() const { return groups_; }
-  // Hands the groups over (one vector per group: a copy would allocate each again).
-  std::vector<std::vector<const MergedFamily*>> TakeGroups() && { return std::move(groups_); }
+  const std::vector<MergedGroup>& groups() const { return groups_; }
+  // Hands the groups over (a copy would allocate each again).
+  std::vector<MergedGroup> TakeGroups() && { return std::move(groups_); }
 
  private:
   // What is known under one name: which of the names a merged family of that name would expose
@@ -51,8 +71,8 @@ class MergedFamilySet {
   // The names the exporter's own families expose; the keys of their entries point into them.
   std::vector<std::string> reserved_names_;
   // One look-up per family answers both questions: clash and group.
-  std::unordered_map<std::string_view, Entry> index_;
-  std::vector<std::vector<const MergedFamily*>> groups_;
+  NameIndex<Entry> index_;
+  std::vector<MergedGroup> groups_;
 };
 
 // Everything one scrape exposes.
@@ -62,7 +82,7 @@ struct Gathered {
   std::vector<std::vector<const SeriesFamily*>> series;
   // Owners of the merged and compact families.
   std::vector<std::shared_ptr<const CollectResult>> results;
-  std::vector<std::vector<const MergedFamily*>> merged;
+  std::vector<MergedGroup> merged;
   // Added, when serialised, to every series that lacks a label of that name.
   LabelPairs const_labels;
 };

@@ -9,8 +9,9 @@
 #include <limits>
 #include <memory>
 #include <span>
-#include <unordered_map>
 #include <utility>
+
+#include "collectors/core/name_index.h"
 
 namespace sidecar {
 namespace {
@@ -336,7 +337,7 @@ class Parser {
     lines_->samples.reserve(body.size() / 64 + 16);
     sample_family_.reserve(body.size() / 64 + 16);
     states_.reserve(body.size() / 1024 + 16);
-    index_.reserve(body.size() / 1024 + 16);
+    index_.Reserve(body.size() / 512 + 16);
     bool seen_eof = false;
     while (!body.empty()) {
       ++line_;
@@ -520,22 +521,22 @@ class Parser {
 
   // The family declared under `name`, or kNoFamily. Names are views into the body, which
   // outlives the parser: no string is built for a look-up.
-  std::uint32_t Find(std::string_view name) const {
-    const auto it = index_.find(name);
-    return it == index_.end() ? kNoFamily : it->second;
+  std::uint32_t Find(std::string_view name) {
+    const std::uint32_t* family = index_.Find(name);
+    return family == nullptr ? kNoFamily : *family;
   }
 
   std::uint32_t Declare(std::string_view name) {
-    const auto [it, inserted] =
-        index_.try_emplace(name, static_cast<std::uint32_t>(states_.size()));
+    const auto [family, inserted] = index_.FindOrAdd(name);
     if (inserted) {
+      *family = static_cast<std::uint32_t>(states_.size());
       FamilyState& state = states_.emplace_back();
       std::string& names = lines_->names;
       state.name_offset = static_cast<std::uint32_t>(names.size());
       state.name_size = static_cast<std::uint32_t>(name.size());
       names += name;
     }
-    return it->second;
+    return *family;
   }
 
   Role RoleIn(std::uint32_t family, std::string_view suffix) const {
@@ -835,7 +836,7 @@ class Parser {
   // Families by index, in the order first seen; states_ holds how each was declared.
   std::vector<FamilyState> states_;
   // By the name a family was declared under (before `_total` or `_info` was added).
-  std::unordered_map<std::string_view, std::uint32_t> index_;
+  NameIndex<std::uint32_t> index_;
   // `name="value"` of each extra label, escaped once, and all of them, each after a comma.
   std::vector<std::string> extra_pairs_;
   std::string all_extra_pairs_;

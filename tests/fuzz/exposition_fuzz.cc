@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto parsed = sidecar::ParseExposition(body, options, error);
     if (!parsed) continue;
     sidecar::Gathered gathered;
-    for (const auto& family : parsed->families) gathered.merged.push_back({&family});
+    for (const auto& family : parsed->families) gathered.merged.emplace_back(&family);
     gathered.const_labels = {{"cluster", "x"}};
     const std::string text = sidecar::SerializeText(gathered);
     for (const std::string_view line : SampleLines(text)) {
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto reparsed = sidecar::ParseExposition(text, again, error);
     if (!reparsed || reparsed->samples != parsed->samples) std::abort();
     sidecar::Gathered again_gathered;
-    for (const auto& family : reparsed->families) again_gathered.merged.push_back({&family});
+    for (const auto& family : reparsed->families) again_gathered.merged.emplace_back(&family);
     again_gathered.const_labels = gathered.const_labels;
     if (SampleLines(sidecar::SerializeText(again_gathered)) != SampleLines(text)) std::abort();
   }

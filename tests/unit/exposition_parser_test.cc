@@ -19,7 +19,7 @@ std::string RoundTrip(std::string_view body, ExpositionParseOptions options = {}
   INFO(error);
   REQUIRE(parsed);
   Gathered gathered;
-  for (const auto& family : parsed->families) gathered.merged.push_back({&family});
+  for (const auto& family : parsed->families) gathered.merged.emplace_back(&family);
   return SerializeText(gathered);
 }
 
