@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <thread>
@@ -23,27 +24,48 @@ struct Gate {
   std::shared_future<void> opened = open.get_future().share();
 };
 
+// A deadline no run here reaches.
+std::chrono::steady_clock::time_point Forever() {
+  return std::chrono::steady_clock::now() + std::chrono::hours(1);
+}
+
+// Starts a run that makes a Tracked once `gate` opens, and returns when it is in flight.
+std::future<std::shared_ptr<const Tracked>> StartGatedRun(SingleFlight<Tracked>& flight,
+                                                          const Gate& gate,
+                                                          std::atomic<int>& alive) {
+  auto run = std::async(std::launch::async, [&flight, &gate, &alive] {
+    return flight.Run(Forever(), [&gate, &alive] {
+      gate.opened.wait();
+      return std::make_shared<const Tracked>(alive);
+    });
+  });
+  while (!flight.InFlightDeadline()) std::this_thread::yield();
+  return run;
+}
+
+// Starts a scrape that must join the run in flight (it counts in `own_runs` if it ran its own
+// instead: Catch's assertions are not for other threads), and returns once it has joined.
+std::future<std::shared_ptr<const Tracked>> StartJoiner(SingleFlight<Tracked>& flight,
+                                                        std::atomic<int>& own_runs) {
+  const std::size_t before = flight.Joiners();
+  auto joiner = std::async(std::launch::async, [&flight, &own_runs] {
+    return flight.Run(Forever(), [&own_runs] {
+      ++own_runs;
+      return std::shared_ptr<const Tracked>();
+    });
+  });
+  while (flight.Joiners() <= before) std::this_thread::yield();
+  return joiner;
+}
+
 TEST_CASE("a run's result goes once its own joiners have it, whatever runs after it",
           "[single_flight]") {
   SingleFlight<Tracked> flight;
   std::atomic<int> alive{0};
   std::atomic<int> joiner_runs{0};  // joiners must never run their own
-  const auto forever = std::chrono::steady_clock::now() + std::chrono::hours(1);
   Gate first_gate;
-  auto first = std::async(std::launch::async, [&] {
-    return flight.Run(forever, [&] {
-      first_gate.opened.wait();
-      return std::make_shared<const Tracked>(alive);
-    });
-  });
-  while (!flight.InFlightDeadline()) std::this_thread::yield();
-  auto joiner = std::async(std::launch::async, [&] {
-    return flight.Run(forever, [&] {
-      FAIL("a joiner ran its own");
-      return std::shared_ptr<const Tracked>();
-    });
-  });
-  while (flight.Joiners() < 1) std::this_thread::yield();
+  auto first = StartGatedRun(flight, first_gate, alive);
+  auto joiner = StartJoiner(flight, joiner_runs);
   first_gate.open.set_value();
   std::shared_ptr<const Tracked> first_result = first.get();
   std::shared_ptr<const Tracked> joined = joiner.get();
@@ -51,20 +73,8 @@ TEST_CASE("a run's result goes once its own joiners have it, whatever runs after
 
   // A second run with a joiner of its own, in flight while the first run's result is let go.
   Gate second_gate;
-  auto second = std::async(std::launch::async, [&] {
-    return flight.Run(forever, [&] {
-      second_gate.opened.wait();
-      return std::make_shared<const Tracked>(alive);
-    });
-  });
-  while (!flight.InFlightDeadline()) std::this_thread::yield();
-  auto second_joiner = std::async(std::launch::async, [&] {
-    return flight.Run(forever, [&] {
-      FAIL("a joiner ran its own");
-      return std::shared_ptr<const Tracked>();
-    });
-  });
-  while (flight.Joiners() < 1) std::this_thread::yield();
+  auto second = StartGatedRun(flight, second_gate, alive);
+  auto second_joiner = StartJoiner(flight, joiner_runs);
   // Nothing but its callers holds the first result: it goes with them, while the second run's
   // joiner still waits (it used to stay until every joiner of any run had left).
   first_result.reset();
@@ -82,9 +92,8 @@ TEST_CASE("a joiner whose deadline passes gets nothing and leaves the run going"
   SingleFlight<int> flight;
   std::atomic<int> joiner_runs{0};
   Gate gate;
-  const auto forever = std::chrono::steady_clock::now() + std::chrono::hours(1);
   auto run = std::async(std::launch::async, [&] {
-    return flight.Run(forever, [&] {
+    return flight.Run(Forever(), [&] {
       gate.opened.wait();
       return std::make_shared<const int>(7);
     });
