@@ -239,6 +239,9 @@ enum class ValueForm { kInvalid, kAsWritten, kNormalised };
 bool IsShortestDecimal(std::string_view token) {
   std::size_t i = !token.empty() && token.front() == '-' ? 1 : 0;
   const std::size_t integer_start = i;
+  // More than 16 digits and a point, not starting "0.": more than 15 significant digits. Doubles
+  // written with 17 digits (most random fractions) are turned away without a scan.
+  if (token.size() - integer_start > 17 && token[integer_start] != '0') return false;
   while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
   const std::size_t integer_digits = i - integer_start;
   if (integer_digits == 0 || i == token.size() || token[i] != '.') return false;
