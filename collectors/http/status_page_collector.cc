@@ -40,7 +40,13 @@ CollectResult StatusPageCollector::Collect(const CollectContext& context) {
     result.families.clear();
     result.merged.clear();
   }
-  spare_body_ = std::move(document.body);
+  // Kept for the next fetch unless it has grown far past what the source sends now: a source that
+  // once sent megabytes does not pin them for good.
+  if (document.body.capacity() <= 2 * document.body.size() + 64 * 1024) {
+    spare_body_ = std::move(document.body);
+  } else {
+    spare_body_ = std::string();
+  }
   if (!settings_.up_name.empty()) {
     result.families.insert(result.families.begin(),
                            MetricFamilyBuilder(settings_.up_name, settings_.up_help,
