@@ -8,6 +8,7 @@
 #include "collectors/core/metric_family_builder.h"
 #include "exporter/metric_families.h"
 #include "exporter/status_page.h"
+#include "exporter/tls_requirement.h"
 #include "exporter/version.h"
 #include "exporter/web_security.h"
 
@@ -140,6 +141,12 @@ void App::Reload() {
     error = load.errors.empty() ? "invalid configuration" : load.errors.front().ToString();
     if (load.errors.size() > 1)
       error += " (and " + std::to_string(load.errors.size() - 1) + " more)";
+  } else if (const auto needs_tls =
+                 options_.tls_available ? std::nullopt : ConfigFileNeedsTls(options_.config_file)) {
+    error = "the new configuration needs TLS (" + *needs_tls +
+            "), which this sidecar-exporter was built without; restart the container to run "
+            "sidecar-exporter-tls with it";
+    logger_.Error("cannot reload; keeping the running configuration", {{"error", error}});
   } else {
     try {
       active = Build(*load.config, Snapshot().get());

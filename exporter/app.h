@@ -34,6 +34,9 @@ struct AppOptions {
   // How often the status page's sampler takes a snapshot; zero runs no sampler (the page then
   // shows no history). Only benchmarks change it (hidden flag --status.sample-interval-ms).
   std::chrono::milliseconds status_sample_interval = kStatusSampleInterval;
+  // False in the image's lean binary (no TLS library): a reload whose collectors need TLS is then
+  // refused, since only a restart (main runs sidecar-exporter-tls then) can provide it.
+  bool tls_available = TlsAvailable();
 };
 
 // The exporter process: owns the configuration, the collectors and the HTTP server, and

@@ -1,10 +1,10 @@
 #include "exporter/basic_auth.h"
 
 #include <crypt.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <memory>
+
+#include "exporter/sha256.h"
 
 namespace sidecar {
 namespace {
@@ -13,11 +13,9 @@ namespace {
 // take as long as known ones and the timing does not tell which user names exist.
 constexpr char kDummyHash[] = "$2y$10$OX2lznrcdEnZgGdlBi2DNelpkPu.Bh96YlX60zfxipOMrdCaGUEPS";
 
-std::string Sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(digest), length);
+std::string Sha256Bytes(std::string_view data) {
+  const auto digest = Sha256(data);
+  return std::string(digest.begin(), digest.end());
 }
 
 bool BcryptMatches(const std::string& password, const std::string& hash) {
@@ -25,9 +23,7 @@ bool BcryptMatches(const std::string& password, const std::string& hash) {
   auto data = std::make_unique<crypt_data>();
   const char* result = crypt_r(password.c_str(), hash.c_str(), data.get());
   if (result == nullptr || result[0] == '*') return false;
-  const std::string_view computed(result);
-  return computed.size() == hash.size() &&
-         CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
+  return ConstantTimeEquals(result, hash);
 }
 
 }  // namespace
@@ -90,7 +86,7 @@ bool BasicAuthenticator::Check(std::string_view authorization) const {
     BcryptMatches(password, kDummyHash);
     return false;
   }
-  const std::string key = Sha256(user + '\0' + password + '\0' + *hash);
+  const std::string key = Sha256Bytes(user + '\0' + password + '\0' + *hash);
   {
     std::lock_guard lock(mutex_);
     if (remembered_.contains(key)) return true;

@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -77,8 +75,6 @@ std::size_t HeaderEnd(std::string_view data) {
 }
 
 }  // namespace
-
-void ConnectionGate::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
 
 std::optional<SocketAddress> ParseListenAddress(std::string_view listen_address) {
   const size_t colon = listen_address.rfind(':');
@@ -233,16 +229,13 @@ void ConnectionGate::AcceptAll() {
     Connection& connection = connections_[fd];
     connection.client.Reset(fd);
     if (options_.tls != nullptr) {
-      connection.tls.reset(SSL_new(options_.tls));
-      if (!connection.tls || SSL_set_fd(connection.tls.get(), fd) != 1) {
+      // Responses leave from a buffer that may move between retries, in as many pieces as the
+      // socket takes (the session allows both).
+      connection.tls = TlsServerSession::Accept(*options_.tls, fd);
+      if (!connection.tls) {
         connections_.erase(fd);
         continue;
       }
-      SSL_set_accept_state(connection.tls.get());
-      // Responses leave from a buffer that may move between retries, in as many pieces as the
-      // socket takes.
-      SSL_set_mode(connection.tls.get(),
-                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     }
     connection.arrival = ++arrivals_;
     Wait(connection);
@@ -280,17 +273,17 @@ long ConnectionGate::SendTo(int fd, const char* data, std::size_t size) {
 
 long ConnectionGate::ReadClient(Connection& connection, char* data, std::size_t size) {
   if (!connection.tls) return ReceiveFrom(connection.client.get(), data, size);
-  ERR_clear_error();
-  const int got = SSL_read(connection.tls.get(), data, static_cast<int>(size));
+  const TlsServerSession::Transfer got = connection.tls->Read(data, size);
   connection.tls_read_wants_write = false;
-  if (got > 0) return got;
-  switch (SSL_get_error(connection.tls.get(), got)) {
-    case SSL_ERROR_WANT_READ:
+  switch (got.status) {
+    case TlsServerSession::Status::kOk:
+      return static_cast<long>(got.bytes);
+    case TlsServerSession::Status::kWantRead:
       return kWouldBlock;
-    case SSL_ERROR_WANT_WRITE:
+    case TlsServerSession::Status::kWantWrite:
       connection.tls_read_wants_write = true;
       return kWouldBlock;
-    case SSL_ERROR_ZERO_RETURN:
+    case TlsServerSession::Status::kClosed:
       return 0;  // close_notify: the client sends nothing more
     default:
       return kFailed;
@@ -299,14 +292,14 @@ long ConnectionGate::ReadClient(Connection& connection, char* data, std::size_t 
 
 long ConnectionGate::WriteClient(Connection& connection, const char* data, std::size_t size) {
   if (!connection.tls) return SendTo(connection.client.get(), data, size);
-  ERR_clear_error();
-  const int sent = SSL_write(connection.tls.get(), data, static_cast<int>(size));
+  const TlsServerSession::Transfer sent = connection.tls->Write(data, size);
   connection.tls_write_wants_read = false;
-  if (sent > 0) return sent;
-  switch (SSL_get_error(connection.tls.get(), sent)) {
-    case SSL_ERROR_WANT_WRITE:
+  switch (sent.status) {
+    case TlsServerSession::Status::kOk:
+      return static_cast<long>(sent.bytes);
+    case TlsServerSession::Status::kWantWrite:
       return kWouldBlock;
-    case SSL_ERROR_WANT_READ:
+    case TlsServerSession::Status::kWantRead:
       connection.tls_write_wants_read = true;
       return kWouldBlock;
     default:
@@ -315,18 +308,15 @@ long ConnectionGate::WriteClient(Connection& connection, const char* data, std::
 }
 
 bool ConnectionGate::Handshake(Connection& connection) {
-  ERR_clear_error();
-  const int result = SSL_do_handshake(connection.tls.get());
-  if (result == 1) {
-    connection.handshake_done = true;
-    connection.client_certificate = SSL_get0_peer_certificate(connection.tls.get()) != nullptr;
-    return true;
-  }
-  switch (SSL_get_error(connection.tls.get(), result)) {
-    case SSL_ERROR_WANT_READ:
+  switch (connection.tls->Handshake()) {
+    case TlsServerSession::Status::kOk:
+      connection.handshake_done = true;
+      connection.client_certificate = connection.tls->PeerCertificate();
+      return true;
+    case TlsServerSession::Status::kWantRead:
       Watch(connection, EPOLLIN | EPOLLRDHUP | EPOLLET, 0);
       return true;
-    case SSL_ERROR_WANT_WRITE:
+    case TlsServerSession::Status::kWantWrite:
       Watch(connection, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, 0);
       return true;
     default:  // not TLS, no common version or cipher, a certificate that failed verification...
@@ -694,7 +684,7 @@ void ConnectionGate::Close(int client_fd) {
   if (it->second.state == State::kWaiting) --waiting_;
   if (it->second.state == State::kRelaying) --relays_;
   // A TLS client is told the session ends (close_notify), as far as the socket takes it now.
-  if (it->second.tls && it->second.handshake_done) SSL_shutdown(it->second.tls.get());
+  if (it->second.tls && it->second.handshake_done) it->second.tls->Shutdown();
   connections_.erase(it);  // closing a descriptor also removes it from the epoll set
 }
 

@@ -17,9 +17,7 @@
 #include <vector>
 
 #include "collectors/core/unique_fd.h"
-
-struct ssl_ctx_st;
-struct ssl_st;
+#include "exporter/tls_context.h"
 
 namespace sidecar {
 
@@ -39,10 +37,10 @@ struct ConnectionGateOptions {
   // The HTTP server the complete requests go to, on 127.0.0.1.
   int backend_port = 0;
   // Set: the port speaks TLS, and the gate terminates it with this context (which must outlive
-  // the gate; an SSL_CTX, whose certificate callback picks up renewed files at each handshake).
+  // the gate; its certificate is picked up anew, renewed files included, at each handshake).
   // The handshake and then the request header must both be done within `header_timeout`, and
   // the server behind gets plain HTTP.
-  ssl_ctx_st* tls = nullptr;
+  const TlsContext* tls = nullptr;
   // With TLS: a header line ("Name: value") the gate puts right after the request line when the
   // client presented a certificate at the handshake (verified there as the context requires), so
   // that the server can require one without seeing TLS. Its value is a secret of the process,
@@ -95,17 +93,14 @@ class ConnectionGate {
     std::size_t begin = 0;
     bool empty() const { return begin == data.size(); }
   };
-  struct SslFree {
-    void operator()(ssl_st* ssl) const;
-  };
   struct Connection {
     UniqueFd client;
     // TLS: the client's session, its handshake state, and what it sent, decrypted, that has not
     // been passed on (a TLS stream cannot be peeked at: its bytes are read as they come).
-    std::unique_ptr<ssl_st, SslFree> tls;
+    std::unique_ptr<TlsServerSession> tls;
     bool handshake_done = false;
     bool client_certificate = false;
-    bool tls_read_wants_write = false;  // SSL_read needs the socket writable (and vice versa)
+    bool tls_read_wants_write = false;  // a TLS read needs the socket writable (and vice versa)
     bool tls_write_wants_read = false;
     std::string received;
     UniqueFd backend;

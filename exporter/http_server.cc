@@ -1,7 +1,7 @@
 #include "exporter/http_server.h"
 
-#include <CivetServer.h>
 #include <arpa/inet.h>
+#include <civetweb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,8 +125,9 @@ std::string Gzip(std::string_view data) {
   return out;
 }
 
-// Bridges CivetWeb's per-method callbacks to our route table.
-class HttpServer::Dispatcher final : public CivetHandler {
+// Routes CivetWeb's requests (its C API: CivetWeb's C++ wrapper would load libstdc++ as a shared
+// library, which the image's lean binary links statically) by method to our route table.
+class HttpServer::Dispatcher final {
  public:
   Dispatcher(const std::map<std::string, Handler>& routes, const HttpServerOptions& options,
              std::string client_certificate_token)
@@ -134,13 +135,18 @@ class HttpServer::Dispatcher final : public CivetHandler {
         options_(options),
         client_certificate_token_(std::move(client_certificate_token)) {}
 
-  bool handleGet(CivetServer*, mg_connection* conn) override { return Serve(conn, true); }
-  bool handleHead(CivetServer*, mg_connection* conn) override { return Serve(conn, false); }
-  bool handlePost(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
-  bool handlePut(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
-  bool handleDelete(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
-  bool handleOptions(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
-  bool handlePatch(CivetServer*, mg_connection* conn) override { return NotAllowed(conn); }
+  // CivetWeb's request handler (`self` is the Dispatcher): non-zero when the request was answered.
+  static int Handle(mg_connection* conn, void* self) {
+    auto& dispatcher = *static_cast<Dispatcher*>(self);
+    const std::string_view method = mg_get_request_info(conn)->request_method;
+    if (method == "GET") return dispatcher.Serve(conn, true) ? 1 : 0;
+    if (method == "HEAD") return dispatcher.Serve(conn, false) ? 1 : 0;
+    if (method == "POST" || method == "PUT" || method == "DELETE" || method == "OPTIONS" ||
+        method == "PATCH") {
+      return dispatcher.NotAllowed(conn) ? 1 : 0;
+    }
+    return 0;
+  }
 
  private:
   // Whether a GET or HEAD client may send another request on this connection: it asked to keep
@@ -320,23 +326,21 @@ HttpServer::HttpServer(HttpServerOptions server_options, std::map<std::string, H
       "tcp_nodelay",
       "1",
   };
-  try {
-    server_ = std::make_unique<CivetServer>(civet_options);
-  } catch (const CivetException& e) {
-    throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
-  }
-  if (server_->getContext() == nullptr) {
-    throw std::runtime_error("cannot listen on " + options.listen_address);
-  }
-  server_->addHandler("/", dispatcher_.get());
-  const std::vector<int> bound = server_->getListeningPorts();
-  backend_port_ = bound.empty() ? 0 : bound.front();
+  std::vector<const char*> option_pointers;
+  for (const std::string& option : civet_options) option_pointers.push_back(option.c_str());
+  option_pointers.push_back(nullptr);
+  mg_callbacks callbacks{};
+  server_.reset(mg_start(&callbacks, nullptr, option_pointers.data()));
+  if (!server_) throw std::runtime_error("cannot listen on " + options.listen_address);
+  mg_set_request_handler(server_.get(), "/", &Dispatcher::Handle, dispatcher_.get());
+  mg_server_port bound{};
+  backend_port_ = mg_get_server_ports(server_.get(), 1, &bound) == 1 ? bound.port : 0;
 
   ConnectionGateOptions gate;
   gate.listen_address = options.listen_address;
   gate.backend_port = backend_port_;
   if (options.tls) {
-    gate.tls = static_cast<ssl_ctx_st*>(options.tls->ssl_ctx());
+    gate.tls = options.tls.get();
     gate.client_certificate_header =
         std::string(kClientCertificateHeader) + ": " + client_certificate_token_;
   }
@@ -367,7 +371,9 @@ HttpServer::~HttpServer() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  server_->close();
+  server_.reset();
 }
+
+void HttpServer::StopCivetWeb::operator()(mg_context* context) const { mg_stop(context); }
 
 }  // namespace sidecar

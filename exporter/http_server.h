@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-class CivetServer;
+struct mg_context;
 
 namespace sidecar {
 
@@ -98,7 +98,10 @@ class HttpServer {
   std::map<std::string, Handler> routes_;
   std::string client_certificate_token_;  // see ConnectionGateOptions::client_certificate_header
   std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<CivetServer> server_;
+  struct StopCivetWeb {
+    void operator()(mg_context* context) const;  // waits for handlers in progress
+  };
+  std::unique_ptr<mg_context, StopCivetWeb> server_;
   int backend_port_ = 0;  // CivetWeb's, on loopback
   std::unique_ptr<ConnectionGate> gate_;
 };

@@ -2,14 +2,20 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "exporter/app.h"
 #include "exporter/config.h"
 #include "exporter/flags.h"
 #include "exporter/logger.h"
+#include "exporter/tls_context.h"
+#include "exporter/tls_requirement.h"
 #include "exporter/version.h"
 
 namespace {
@@ -52,6 +58,23 @@ void BoundMallocFootprint() {
   mallopt(M_ARENA_MAX, 1);
 }
 
+// The image's lean binary has no TLS library (exporter/tls_context.h); when the configuration
+// needs TLS, the same command runs as sidecar-exporter-tls, installed next to it, instead. Returns
+// only when that cannot be done (with the exit status).
+int RunTlsBinary(char** argv, const std::string& reason, sidecar::Logger& logger) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path tls_binary = self.parent_path() / "sidecar-exporter-tls";
+  logger.Info("the configuration needs TLS, which this binary lacks: running sidecar-exporter-tls",
+              {{"reason", reason}, {"binary", tls_binary.string()}});
+  std::string program = tls_binary.string();
+  argv[0] = program.data();
+  execv(program.c_str(), argv);
+  logger.Error("cannot run sidecar-exporter-tls; it must be installed next to sidecar-exporter",
+               {{"binary", program}, {"error", std::strerror(errno)}});
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +96,17 @@ int main(int argc, char** argv) {
   }
   if (flags->config_check) return CheckConfig(flags->config_file);
 
+  sidecar::LogLevel level{};
+  sidecar::LogFormat format{};
+  sidecar::ParseLogLevel(flags->log_level, level);
+  sidecar::ParseLogFormat(flags->log_format, format);
+  sidecar::Logger logger(std::cerr, level, format);
+  if (!sidecar::TlsAvailable()) {
+    auto reason = sidecar::WebConfigFileNeedsTls(flags->web_config_file);
+    if (!reason) reason = sidecar::ConfigFileNeedsTls(flags->config_file);
+    if (reason) return RunTlsBinary(argv, *reason, logger);
+  }
+
   // Signals are taken synchronously by this thread alone: block them before any thread starts
   // so that every thread inherits the mask.
   sigset_t signals;
@@ -83,12 +117,6 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   RaiseOpenFileLimit();
-
-  sidecar::LogLevel level{};
-  sidecar::LogFormat format{};
-  sidecar::ParseLogLevel(flags->log_level, level);
-  sidecar::ParseLogFormat(flags->log_format, format);
-  sidecar::Logger logger(std::cerr, level, format);
 
   sidecar::AppOptions options;
   options.config_file = flags->config_file;

@@ -254,3 +254,71 @@ std::vector<prometheus::MetricFamily> TlsContext::Collect() {
 }
 
 }  // namespace sidecar
+
+namespace sidecar {
+
+bool TlsAvailable() { return true; }
+
+std::unique_ptr<TlsServerSession> TlsServerSession::Accept(const TlsContext& context, int fd) {
+  SSL* ssl = SSL_new(static_cast<SSL_CTX*>(context.ssl_ctx_));
+  if (ssl == nullptr) return nullptr;
+  auto session = std::make_unique<TlsServerSession>(Passkey{}, ssl);
+  if (SSL_set_fd(ssl, fd) != 1) return nullptr;
+  SSL_set_accept_state(ssl);
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return session;
+}
+
+TlsServerSession::~TlsServerSession() { SSL_free(ssl_); }
+
+TlsServerSession::Status TlsServerSession::Handshake() {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(ssl_);
+  if (result == 1) return Status::kOk;
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_READ:
+      return Status::kWantRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Status::kWantWrite;
+    default:
+      return Status::kFailed;
+  }
+}
+
+bool TlsServerSession::PeerCertificate() const {
+  return SSL_get0_peer_certificate(ssl_) != nullptr;
+}
+
+TlsServerSession::Transfer TlsServerSession::Read(char* data, std::size_t size) {
+  ERR_clear_error();
+  const int got = SSL_read(ssl_, data, static_cast<int>(size));
+  if (got > 0) return {Status::kOk, static_cast<std::size_t>(got)};
+  switch (SSL_get_error(ssl_, got)) {
+    case SSL_ERROR_WANT_READ:
+      return {Status::kWantRead, 0};
+    case SSL_ERROR_WANT_WRITE:
+      return {Status::kWantWrite, 0};
+    case SSL_ERROR_ZERO_RETURN:
+      return {Status::kClosed, 0};
+    default:
+      return {Status::kFailed, 0};
+  }
+}
+
+TlsServerSession::Transfer TlsServerSession::Write(const char* data, std::size_t size) {
+  ERR_clear_error();
+  const int sent = SSL_write(ssl_, data, static_cast<int>(size));
+  if (sent > 0) return {Status::kOk, static_cast<std::size_t>(sent)};
+  switch (SSL_get_error(ssl_, sent)) {
+    case SSL_ERROR_WANT_WRITE:
+      return {Status::kWantWrite, 0};
+    case SSL_ERROR_WANT_READ:
+      return {Status::kWantRead, 0};
+    default:
+      return {Status::kFailed, 0};
+  }
+}
+
+void TlsServerSession::Shutdown() { SSL_shutdown(ssl_); }
+
+}  // namespace sidecar
