@@ -127,12 +127,17 @@ int main(int argc, char** argv) {
   options.status_sample_interval = std::chrono::milliseconds(flags->status_sample_interval_ms);
   sidecar::App app(options, logger);
   if (!app.Start()) return 1;
+  // Starting (decoding the configuration, compiling patterns) frees most of what it allocated;
+  // the free pages go back to the system instead of staying resident until the arena's top is
+  // trimmed, which may be never (M_TRIM_THRESHOLD above).
+  malloc_trim(0);
 
   for (;;) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
       app.Reload();
+      malloc_trim(0);
       continue;
     }
     logger.Info("stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});

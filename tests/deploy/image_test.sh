@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the container image from ./Dockerfile without a Docker engine and without any registry,
-# then runs the image's binary and checks that /metrics and /healthz answer.
+# then runs it: /metrics and /healthz, its footprint, and TLS both ways through its second binary.
 #
 #   tests/deploy/image_test.sh SOURCE_DIR WORK_DIR
 #
@@ -9,19 +9,28 @@
 #      machine's apt uses (/etc/apt/sources.list and sources.list.d); the same apt sources are
 #      written into it so that `apt-get install` works inside the build. The root filesystem is
 #      cached as a tarball in WORK_DIR/cache, keyed by mirror and sources, so reruns skip it.
-#   2. `buildah from scratch` + copy + `buildah commit` import it twice, as debian:bookworm and,
-#      with documentation and apt lists stripped, debian:bookworm-slim: the names the Dockerfile
-#      uses.
+#      Packages this machine's apt already downloaded (its Dir::Cache::archives) are hard-linked
+#      into WORK_DIR/cache/debs, which debootstrap and every `apt-get install` of the build use
+#      as their package cache (mounted at /var/cache/apt/archives, outside the layers): apt checks
+#      each against the mirror's hashes and downloads only what is missing or newer.
+#   2. `buildah from scratch` + copy + `buildah commit` import it as debian:bookworm, the name the
+#      Dockerfile builds on (and the nginx image below too).
 #   3. `buildah bud --isolation chroot --storage-driver vfs --pull=never --layers` builds the
-#      Dockerfile. Storage lives in WORK_DIR/cache/containers; the package stages (build-deps,
-#      runtime-deps) stay tagged there as the layer cache, everything else dangling is pruned at
-#      the end (DEPLOY_IMAGE_CLEAN=1 deletes the whole storage); working containers are removed.
-#   4. The image is run with `buildah run` as its USER, on 127.0.0.1 and an ephemeral port.
+#      Dockerfile. Storage lives in WORK_DIR/cache/containers; the stage of packages and the
+#      static libcurl and simdjson (build-deps) stays tagged there as the layer cache, all else
+#      dangling is pruned at the end (DEPLOY_IMAGE_CLEAN=1 deletes the whole storage); working
+#      containers are removed.
+#   4. The image is checked (every library its two binaries load is in it, no shell or build
+#      tools, at most 30 MB as a gzip archive) and run with `buildah run` as its USER, on
+#      127.0.0.1 and an ephemeral port: the entrypoint with the image's default configuration
+#      (issue 12's footprint: no TLS or curl library mapped, idle RSS at most 6 MB), then with
+#      configurations that need TLS, which it hands to sidecar-exporter-tls: an http_probe of a
+#      real nginx serving https with a self-signed certificate, and TLS on /metrics.
 #   5. tests/deploy/nginx/Dockerfile, the main container of the pod tests (pod_test.sh, which
 #      runs the images with podman from the same storage), is built on the same base.
 #
-# Needs root (debootstrap, buildah's chroot isolation), buildah, debootstrap, curl, jq, python3:
-# scripts/deploy-deps.sh installs them.
+# Needs root (debootstrap, buildah's chroot isolation), buildah, debootstrap, curl, jq, python3,
+# openssl and nginx: scripts/deploy-deps.sh and scripts/install-deps.sh install them.
 set -euo pipefail
 
 src=$(cd "${1:?usage: image_test.sh SOURCE_DIR WORK_DIR}" && pwd)
@@ -38,17 +47,19 @@ log() { printf 'image_test: [%4ds] %s\n' $((SECONDS - t_start)) "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || fail "needs root (debootstrap and buildah's chroot isolation)"
-for tool in buildah debootstrap curl jq python3; do
+for tool in buildah debootstrap curl jq python3 openssl nginx; do
   command -v "$tool" >/dev/null || fail "$tool not found: run scripts/deploy-deps.sh"
 done
 
 mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)  # debootstrap's --cache-dir must be absolute
 runroot=$(mktemp -d "$work/runroot.XXXXXX")
 tmp=$(mktemp -d "$work/tmp.XXXXXX")
 bh=(buildah --root "$cache/containers/storage" --runroot "$runroot" --storage-driver vfs)
 export BUILDAH_ISOLATION=chroot
 containers=()
 exporter_pid=
+nginx_pid=
 
 cleanup() {
   local rc=$?
@@ -56,6 +67,7 @@ cleanup() {
     kill -TERM "$exporter_pid" 2>/dev/null || true
     wait "$exporter_pid" 2>/dev/null || true
   fi
+  if [[ -n $nginx_pid ]]; then kill -TERM "$nginx_pid" 2>/dev/null || true; fi
   for c in "${containers[@]}"; do
     "${bh[@]}" umount "$c" >/dev/null 2>&1 || true
     "${bh[@]}" rm "$c" >/dev/null 2>&1 || true
@@ -105,12 +117,24 @@ fi
 log "mirror: $mirror"
 
 # --- 2. base root filesystem (debootstrap), cached -------------------------------------------
+# The package cache shared with the build: hard links to this machine's downloaded packages (same
+# file system only: a copy would cost more than the download it saves).
+debs=$cache/debs
+mkdir -p "$debs/partial"
+host_archives=
+eval "$(apt-config shell host_archives Dir::Cache::archives/d 2>/dev/null)" || true
+if [[ -n $host_archives && -d $host_archives ]]; then
+  find "$host_archives" -maxdepth 1 -name '*.deb' -exec ln -f -t "$debs" {} + 2>/dev/null || true
+fi
+log "package cache: $(find "$debs" -maxdepth 1 -name '*.deb' | wc -l) packages from ${host_archives:-nowhere}"
+t_phase=$SECONDS
 key=$( (echo "v1 $suite minbase $mirror"; cat "$sources_out") | sha256sum | cut -c1-16)
 rootfs_tar=$cache/rootfs-$suite-minbase-$key.tar
 if [[ ! -f $rootfs_tar ]]; then
   log "debootstrap --variant=minbase $suite from $mirror (cold cache)"
   rootfs=$tmp/rootfs
-  if ! debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
+  if ! debootstrap --variant=minbase --cache-dir="$debs" "$suite" "$rootfs" "$mirror" \
+      >"$tmp/debootstrap.log" 2>&1; then
     tail -n 30 "$tmp/debootstrap.log" >&2
     fail "debootstrap failed"
   fi
@@ -126,14 +150,15 @@ if [[ ! -f $rootfs_tar ]]; then
   tar -C "$rootfs" --numeric-owner -cf "$rootfs_tar.part" .
   mv "$rootfs_tar.part" "$rootfs_tar"
   rm -rf "$rootfs"
-  log "debootstrap done, cached as $(basename "$rootfs_tar")"
+  log "debootstrap done in $((SECONDS - t_phase))s, cached as $(basename "$rootfs_tar")"
 else
   log "base rootfs from cache: $(basename "$rootfs_tar")"
 fi
 
-# --- 3. import as debian:bookworm and debian:bookworm-slim -------------------------------------
-import_base() {  # name, slim(0|1)
-  local name=$1 slim=$2 have c mnt
+# --- 3. import as debian:bookworm ---------------------------------------------------------------
+t_phase=$SECONDS
+import_base() {  # name
+  local name=$1 have c mnt
   have=$("${bh[@]}" inspect --type image --format \
     '{{index .OCIv1.Config.Labels "io.sidecar-exporter.base-key"}}' "$name" 2>/dev/null || true)
   if [[ $have == "$key" ]]; then
@@ -145,23 +170,14 @@ import_base() {  # name, slim(0|1)
   containers+=("$c")
   mnt=$("${bh[@]}" mount "$c")
   tar -C "$mnt" --numeric-owner -xf "$rootfs_tar"
-  if [[ $slim == 1 ]]; then
-    # What Debian's -slim images leave out: documentation, manuals, translations.
-    rm -rf "$mnt"/usr/share/doc/* "$mnt"/usr/share/man/* "$mnt"/usr/share/info/* \
-      "$mnt"/usr/share/locale/* "$mnt"/usr/share/lintian
-    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
-      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
-      'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/lintian/*' \
-      >"$mnt/etc/dpkg/dpkg.cfg.d/90sidecar-slim"
-  fi
   "${bh[@]}" umount "$c" >/dev/null
   "${bh[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd bash --label "io.sidecar-exporter.base-key=$key" "$c"
   "${bh[@]}" commit --quiet --rm "$c" "$name" >/dev/null
   containers=("${containers[@]/$c/}")
 }
-import_base localhost/debian:bookworm 0
-import_base localhost/debian:bookworm-slim 1
+import_base localhost/debian:bookworm
+log "base image ready in $((SECONDS - t_phase))s"
 
 # --- 4. build the Dockerfile ------------------------------------------------------------------
 revision=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -175,6 +191,7 @@ bud_file() {  # Dockerfile, context, tag, extra args...
   shift 3
   if ! "${bh[@]}" bud --isolation chroot --pull=never --layers --quiet \
       --build-arg "REVISION=$revision" --build-arg BUILD_JOBS=2 \
+      --volume "$debs:/var/cache/apt/archives" \
       -f "$file" -t "$tag" "$@" "$context" >"$tmp/bud.log" 2>&1; then
     tail -n 40 "$tmp/bud.log" >&2
     fail "buildah bud -t $tag $* failed"
@@ -182,8 +199,10 @@ bud_file() {  # Dockerfile, context, tag, extra args...
 }
 # The package stages are tagged so that pruning dangling images at the end keeps them: the next
 # run reuses them and only compiles.
+t_phase=$SECONDS
 bud localhost/sidecar-exporter-cache:build-deps --target build-deps
-bud localhost/sidecar-exporter-cache:runtime-deps --target runtime-deps
+log "stage build-deps (packages, static libcurl and simdjson) ready in $((SECONDS - t_phase))s"
+t_phase=$SECONDS
 # The test build's compiler cache (CCACHE_DIR, set by scripts/test.sh), when there is one: the
 # build stage compiles the same sources with the same flags and reuses its objects.
 ccache_volume=()
@@ -200,10 +219,12 @@ if [[ ${#ccache_volume[@]} -gt 0 ]]; then
   read -r hits misses < <(ccache_counts)
   log "compiler cache $CCACHE_DIR mounted at /ccache: $((hits - hits_before)) objects reused, $((misses - misses_before)) compiled"
 fi
-log "image built in $((SECONDS - t_build))s"
+log "stage build (compile, link both binaries) and the image in $((SECONDS - t_phase))s"
 # The main container for tests/deploy/pod_test.sh: Debian's nginx on the same base, non-root.
-bud_file "$src/tests/deploy/nginx/Dockerfile" "$src/tests/deploy/nginx" "$nginx_image"
-log "nginx image for the pod tests built"
+t_phase=$SECONDS
+bud_file "$src/tests/deploy/nginx/Dockerfile" "$src/tests/deploy/nginx" "$nginx_image" \
+  --build-arg DEBIAN_RUNTIME_IMAGE=localhost/debian:bookworm
+log "nginx image for the pod tests built in $((SECONDS - t_phase))s; all images in $((SECONDS - t_build))s"
 
 # --- 5. check the image's configuration -------------------------------------------------------
 cfg=$("${bh[@]}" inspect --type image "$image" | jq '.OCIv1.config')
@@ -222,19 +243,86 @@ c=$("${bh[@]}" from --pull=never "$image")
 containers+=("$c")
 mnt=$("${bh[@]}" mount "$c")
 rootfs_size=$(du -sb "$mnt" | cut -f1)
-if chroot "$mnt" ldd /usr/local/bin/sidecar-exporter | grep -q 'not found'; then
-  chroot "$mnt" ldd /usr/local/bin/sidecar-exporter >&2
-  fail "shared libraries missing in the runtime image"
-fi
-for unwanted in usr/bin/g++ usr/bin/cmake usr/include/prometheus; do
-  [[ ! -e $mnt/$unwanted ]] || fail "build tool /$unwanted leaked into the runtime image"
+# The image has no ldd (no shell): its own dynamic loader lists what each binary loads.
+for bin in sidecar-exporter sidecar-exporter-tls; do
+  if ! chroot "$mnt" /lib64/ld-linux-x86-64.so.2 --list "/usr/local/bin/$bin" >"$tmp/ldd.txt" 2>&1 ||
+      grep -q 'not found' "$tmp/ldd.txt"; then
+    cat "$tmp/ldd.txt" >&2
+    fail "shared libraries of /usr/local/bin/$bin missing in the runtime image"
+  fi
+  log "$bin loads $(grep -c '=>' "$tmp/ldd.txt") shared libraries"
 done
-log "runtime image has every shared library the binary links, and no build tools"
+for unwanted in usr/bin/g++ usr/bin/cmake usr/include/prometheus bin/sh usr/bin/apt-get; do
+  [[ ! -e $mnt/$unwanted ]] || fail "/$unwanted leaked into the runtime image"
+done
+# What a registry stores and a node pulls: the layer as a gzip archive.
+compressed=$(tar -C "$mnt" --numeric-owner -cf - . | gzip -6 | wc -c)
+((compressed <= 30 * 1000 * 1000)) ||
+  fail "image is $((compressed / 1000 / 1000)) MB as a gzip archive, more than 30 MB"
+log "runtime image has every shared library the binaries link, no shell or build tools," \
+  "$(awk -v b="$compressed" 'BEGIN { printf "%.1f", b / 1e6 }') MB compressed"
 
 # --- 6. run it --------------------------------------------------------------------------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# A status collector pointed at a port nobody listens on: the exporter must still serve, with
-# nginx_up 0. The file lives in the container's /tmp.
+# The process `buildah run` started (a descendant of it) whose executable is /usr/local/bin/NAME.
+process_of() {  # PID NAME
+  local pid=$1 name=$2 child exe
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+  if [[ $exe == */usr/local/bin/$name ]]; then
+    echo "$pid"
+    return 0
+  fi
+  for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+    process_of "$child" "$name" && return 0
+  done
+  return 1
+}
+start_exporter() {  # BINARY ARGS...: runs it in the image as its USER, output in exporter.log
+  local bin=$1
+  shift
+  "${bh[@]}" run --isolation chroot --user "$user" "$c" -- "/usr/local/bin/$bin" "$@" \
+    --web.listen-address="127.0.0.1:$port" >"$tmp/exporter.log" 2>&1 &
+  exporter_pid=$!
+}
+stop_exporter() {
+  kill -TERM "$exporter_pid" 2>/dev/null || true
+  wait "$exporter_pid" || true
+  exporter_pid=
+}
+wait_for_url() {  # URL CURL_ARGS...: true once it answers 2xx (10 s at most)
+  local url=$1 i
+  shift
+  for i in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$@" "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$exporter_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# The image's own command and configuration (k8s/base/config.yaml: nginx's status and access log,
+# the log volume) with nothing else in the pod: it must serve (nginx_up 0), map no TLS or curl
+# library, and stay within issue 12's idle memory bound.
+log "running the image's entrypoint with its default configuration as $user on 127.0.0.1:$port"
+start_exporter sidecar-exporter --config.file=/etc/sidecar-exporter/config.yaml
+wait_for_url "http://127.0.0.1:$port/healthz" ||
+  { cat "$tmp/exporter.log" >&2; fail "/healthz did not answer within 10 s"; }
+pid=$(process_of "$exporter_pid" sidecar-exporter) || fail "no sidecar-exporter process under buildah run"
+sleep 2
+tls_libraries=$(awk '$6 ~ /(libssl|libcrypto|libcurl\.so|libgnutls|libnettle|libgssapi)/ {print $6}' \
+  "/proc/$pid/maps" | sort -u | tr '\n' ' ')
+[[ -z $tls_libraries ]] || fail "the lean binary maps $tls_libraries with no TLS configured"
+idle_kb=$(rss_kb "$pid")
+idle_limit_kb=$((6 * 1024))
+((idle_kb <= idle_limit_kb)) ||
+  fail "idle resident memory ${idle_kb} kB with the default configuration, above issue 12's 6 MB"
+log "default configuration: $(awk '$6 ~ /\.so/ {print $6}' "/proc/$pid/maps" | sort -u | wc -l)" \
+  "shared libraries mapped, none for TLS; idle RSS ${idle_kb} kB (bound ${idle_limit_kb} kB)"
+stop_exporter
+
+# A status collector pointed at a port nobody listens on: nginx_up 0. The file lives in the
+# container's /tmp.
 cat >"$mnt/tmp/image-test.yaml" <<EOF
 global:
   timeout: 2s
@@ -244,22 +332,9 @@ collectors:
     url: http://127.0.0.1:9/stub_status
 EOF
 chmod 0644 "$mnt/tmp/image-test.yaml"
-log "running the image's entrypoint as $user on 127.0.0.1:$port"
-"${bh[@]}" run --isolation chroot --user "$user" "$c" -- \
-  /usr/local/bin/sidecar-exporter --config.file=/tmp/image-test.yaml \
-  --web.listen-address="127.0.0.1:$port" >"$tmp/exporter.log" 2>&1 &
-exporter_pid=$!
-
-ok=0
-for _ in $(seq 1 100); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then ok=1; break; fi
-  kill -0 "$exporter_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ((ok == 0)); then
-  cat "$tmp/exporter.log" >&2
-  fail "/healthz did not answer within 10 s"
-fi
+start_exporter sidecar-exporter --config.file=/tmp/image-test.yaml
+wait_for_url "http://127.0.0.1:$port/healthz" ||
+  { cat "$tmp/exporter.log" >&2; fail "/healthz did not answer within 10 s"; }
 curl -fsS "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt" || fail "/metrics did not answer"
 for m in sidecar_exporter_build_info nginx_up; do
   grep -q "^$m" "$tmp/metrics.txt" || { head -n 40 "$tmp/metrics.txt" >&2; fail "$m missing from /metrics"; }
@@ -274,6 +349,95 @@ if command -v promtool >/dev/null; then
   ((rc == 0 || rc == 3)) || fail "promtool check metrics: the exposition does not parse"
 fi
 log "/healthz and /metrics answer ($(grep -vc '^#' "$tmp/metrics.txt") samples)"
+stop_exporter
+
+# TLS to the main container: a real nginx on the loopback (the container shares the host's
+# network) serving https with a self-signed certificate, probed with that certificate as the CA.
+# The entrypoint hands the configuration to sidecar-exporter-tls and logs why.
+command -v nginx >/dev/null || fail "nginx not found (scripts/install-deps.sh installs it)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$mnt/tmp/image-test.key" \
+  -out "$mnt/tmp/image-test.crt" 2>/dev/null || fail "openssl could not make a test certificate"
+chmod 0644 "$mnt/tmp/image-test.key" "$mnt/tmp/image-test.crt"
+nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $mnt/tmp/image-test.crt;
+    ssl_certificate_key $mnt/tmp/image-test.key;
+    location = /healthz { return 200 "ok\n"; }
+  }
+}
+EOF
+nginx -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+nginx_pid=$!
+for _ in $(seq 1 50); do
+  curl -fsS -o /dev/null --cacert "$mnt/tmp/image-test.crt" \
+    "https://127.0.0.1:$nginx_port/healthz" 2>/dev/null && break
+  sleep 0.1
+done
+cat >"$mnt/tmp/image-test-https.yaml" <<EOF
+collectors:
+  - type: http_probe
+    name: app_tls
+    url: https://127.0.0.1:$nginx_port/healthz
+    tls: {ca_file: /tmp/image-test.crt}
+EOF
+chmod 0644 "$mnt/tmp/image-test-https.yaml"
+start_exporter sidecar-exporter --config.file=/tmp/image-test-https.yaml
+wait_for_url "http://127.0.0.1:$port/healthz" ||
+  { cat "$tmp/exporter.log" >&2; fail "the https configuration did not serve"; }
+curl -fsS "http://127.0.0.1:$port/metrics" >"$tmp/metrics-https.txt" || fail "/metrics did not answer"
+if ! grep -qE '^probe_success\{[^}]*\} 1$' "$tmp/metrics-https.txt" ||
+    ! grep -qE '^probe_http_ssl\{[^}]*\} 1$' "$tmp/metrics-https.txt"; then
+  grep '^probe_' "$tmp/metrics-https.txt" >&2 || true
+  cat "$tmp/exporter.log" >&2
+  fail "the https probe of nginx did not succeed"
+fi
+grep -q 'running sidecar-exporter-tls.*image-test-https.yaml:4:10: collectors\[0\]\.url is an https:// URL' "$tmp/exporter.log" ||
+  { cat "$tmp/exporter.log" >&2; fail "the entrypoint did not log why it runs sidecar-exporter-tls"; }
+pid=$(process_of "$exporter_pid" sidecar-exporter-tls) || fail "no sidecar-exporter-tls process after the re-exec"
+sleep 1
+log "https:// source: the entrypoint ran sidecar-exporter-tls (and logged why), whose probe of" \
+  "nginx's self-signed https succeeded; RSS $(rss_kb "$pid") kB"
+stop_exporter
+kill -TERM "$nginx_pid" 2>/dev/null || true
+wait "$nginx_pid" 2>/dev/null || true
+nginx_pid=
+
+# TLS on /metrics (--web.config.file with tls_server_config): the entrypoint runs
+# sidecar-exporter-tls, which serves /metrics over HTTPS only.
+printf 'tls_server_config:\n  cert_file: /tmp/image-test.crt\n  key_file: /tmp/image-test.key\n' \
+  >"$mnt/tmp/image-test-web.yml"
+chmod 0644 "$mnt/tmp/image-test-web.yml"
+start_exporter sidecar-exporter --config.file=/tmp/image-test.yaml \
+  --web.config.file=/tmp/image-test-web.yml
+wait_for_url "https://127.0.0.1:$port/metrics" --cacert "$mnt/tmp/image-test.crt" ||
+  { cat "$tmp/exporter.log" >&2; fail "/metrics not served over HTTPS"; }
+curl -fsS --cacert "$mnt/tmp/image-test.crt" -o "$tmp/metrics-tls.txt" "https://127.0.0.1:$port/metrics" ||
+  fail "/metrics over HTTPS failed"
+grep -q '^nginx_up' "$tmp/metrics-tls.txt" || fail "nginx_up missing from /metrics over HTTPS"
+! curl -fsS -o /dev/null "http://127.0.0.1:$port/metrics" 2>/dev/null ||
+  fail "plain HTTP answered with TLS configured"
+grep -q 'running sidecar-exporter-tls.*image-test-web.yml:1:1: tls_server_config' "$tmp/exporter.log" ||
+  { cat "$tmp/exporter.log" >&2; fail "the entrypoint did not log why it runs sidecar-exporter-tls"; }
+pid=$(process_of "$exporter_pid" sidecar-exporter-tls) || fail "no sidecar-exporter-tls process after the re-exec"
+sleep 1
+log "TLS on /metrics: served by sidecar-exporter-tls over HTTPS only; RSS $(rss_kb "$pid") kB"
+stop_exporter
 
 image_size=$("${bh[@]}" images --format '{{.Size}}' "$image" | head -n 1)
 log "image $image: $image_size in storage, root filesystem $((rootfs_size / 1024 / 1024)) MiB"
