@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <future>
+#include <optional>
 
 #include "collectors/core/family_set.h"
 #include "collectors/core/metric_family_builder.h"
@@ -270,7 +271,14 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
 
   // The main containers' own families come last: every name the exporter uses is known by then,
   // so that a clash drops the merged family, never one of the exporter's.
-  MergedFamilySet merged(families.families());
+  // Built only when some collector merged families: it copies every name the exporter exposes.
+  std::size_t merged_families = 0;
+  for (const auto& result : gathered.results) merged_families += result->merged.size();
+  std::optional<MergedFamilySet> merged;
+  if (merged_families != 0) {
+    merged.emplace(families.families());
+    merged->Reserve(merged_families);
+  }
   MetricFamilyBuilder dropped(
       "sidecar_exporter_merge_dropped_series_total",
       "Series left out of /metrics, by reason (type_clash: another collector exports a family of "
@@ -278,15 +286,12 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
       "the name of one of the exporter's own).",
       MetricType::Counter);
   if (active) {
-    std::size_t merged_families = 0;
-    for (const auto& result : gathered.results) merged_families += result->merged.size();
-    merged.Reserve(merged_families);
     for (size_t i = 0; i < active->runners.size(); ++i) {
       CollectorRunner& runner = *active->runners[i];
       std::uint64_t name_clashes = 0;
       std::uint64_t type_clashes = 0;
       for (const MergedFamily& family : gathered.results[i]->merged) {
-        switch (merged.Add(family)) {
+        switch (merged->Add(family)) {
           case MergedFamilySet::Outcome::kNameClash:
             name_clashes += family.samples.size();
             break;
@@ -317,7 +322,7 @@ Gathered App::Gather(std::chrono::steady_clock::time_point deadline) {
   if (active) gathered.const_labels = active->const_labels;
   gathered.series = families.series();
   gathered.families = std::move(families).Take();
-  gathered.merged = std::move(merged).TakeGroups();
+  if (merged) gathered.merged = std::move(*merged).TakeGroups();
   return gathered;
 }
 
