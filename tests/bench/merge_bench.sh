@@ -11,7 +11,8 @@
 # BEFORE (another sidecar-exporter binary, such as one built from an older commit, measured in
 # the same run on the same endpoint and printed as "before"), CALLGRIND_SCRAPES (default 10; 0
 # skips it): scrapes made under valgrind's callgrind to count the instructions per scrape, a
-# figure that the load of the machine does not change.
+# figure that the load of the machine does not change. PIN=1 pins the proxies to one CPU and
+# nginx and wrk to the other (see below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${DURATION:-10s}
@@ -91,7 +92,18 @@ theirs_samples=$(curl -sf "$theirs_url" | grep -vc '^#')
 echo "endpoint: $samples samples, $(wc -c <"$work/app.prom") bytes; sidecar merged $ours_samples, exporter-exporter passed $theirs_samples"
 [[ $ours_samples == "$samples" && $theirs_samples == "$samples" ]]
 
-run_wrk() { wrk -t1 -c1 -d"$duration" "$1" | awk '/^Requests\/sec/ {print $2}'; }
+# PIN=1: each proxy on CPU 1, nginx and wrk on CPU 0. On 2 vCPUs the scheduler otherwise places
+# the proxy's threads against wrk and nginx differently from run to run, and CPU per scrape of
+# the same binary moved by half between runs.
+wrk_cmd=(wrk)
+if [[ ${PIN:-0} == 1 ]]; then
+  for proxy in $ours_pid $theirs_pid ${before_pid:-}; do taskset -a -cp 1 "$proxy" >/dev/null; done
+  for master in $(pgrep -f "$work/nginx.conf"); do
+    for server in $master $(pgrep -P "$master"); do taskset -cp 0 "$server" >/dev/null; done
+  done
+  wrk_cmd=(taskset -c 0 wrk)
+fi
+run_wrk() { "${wrk_cmd[@]}" -t1 -c1 -d"$duration" "$1" | awk '/^Requests\/sec/ {print $2}'; }
 seconds=${duration%s}
 direct=$(run_wrk "$endpoint")
 t0=$(cpu_ticks $theirs_pid)
