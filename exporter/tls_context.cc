@@ -253,11 +253,26 @@ std::vector<prometheus::MetricFamily> TlsContext::Collect() {
   return families;
 }
 
-}  // namespace sidecar
-
-namespace sidecar {
-
 bool TlsAvailable() { return true; }
+
+namespace {
+
+// What a handshake, read or write that returned `result` (not a success) is waiting for, or
+// that the peer closed the session (close_notify) or it failed.
+TlsServerSession::Status StatusOfUnfinished(SSL* ssl, int result) {
+  switch (SSL_get_error(ssl, result)) {
+    case SSL_ERROR_WANT_READ:
+      return TlsServerSession::Status::kWantRead;
+    case SSL_ERROR_WANT_WRITE:
+      return TlsServerSession::Status::kWantWrite;
+    case SSL_ERROR_ZERO_RETURN:
+      return TlsServerSession::Status::kClosed;
+    default:
+      return TlsServerSession::Status::kFailed;
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<TlsServerSession> TlsServerSession::Accept(const TlsContext& context, int fd) {
   SSL* ssl = SSL_new(static_cast<SSL_CTX*>(context.ssl_ctx_));
@@ -274,15 +289,7 @@ TlsServerSession::~TlsServerSession() { SSL_free(ssl_); }
 TlsServerSession::Status TlsServerSession::Handshake() {
   ERR_clear_error();
   const int result = SSL_do_handshake(ssl_);
-  if (result == 1) return Status::kOk;
-  switch (SSL_get_error(ssl_, result)) {
-    case SSL_ERROR_WANT_READ:
-      return Status::kWantRead;
-    case SSL_ERROR_WANT_WRITE:
-      return Status::kWantWrite;
-    default:
-      return Status::kFailed;
-  }
+  return result == 1 ? Status::kOk : StatusOfUnfinished(ssl_, result);
 }
 
 bool TlsServerSession::PeerCertificate() const {
@@ -293,30 +300,14 @@ TlsServerSession::Transfer TlsServerSession::Read(char* data, std::size_t size) 
   ERR_clear_error();
   const int got = SSL_read(ssl_, data, static_cast<int>(size));
   if (got > 0) return {Status::kOk, static_cast<std::size_t>(got)};
-  switch (SSL_get_error(ssl_, got)) {
-    case SSL_ERROR_WANT_READ:
-      return {Status::kWantRead, 0};
-    case SSL_ERROR_WANT_WRITE:
-      return {Status::kWantWrite, 0};
-    case SSL_ERROR_ZERO_RETURN:
-      return {Status::kClosed, 0};
-    default:
-      return {Status::kFailed, 0};
-  }
+  return {StatusOfUnfinished(ssl_, got), 0};
 }
 
 TlsServerSession::Transfer TlsServerSession::Write(const char* data, std::size_t size) {
   ERR_clear_error();
   const int sent = SSL_write(ssl_, data, static_cast<int>(size));
   if (sent > 0) return {Status::kOk, static_cast<std::size_t>(sent)};
-  switch (SSL_get_error(ssl_, sent)) {
-    case SSL_ERROR_WANT_WRITE:
-      return {Status::kWantWrite, 0};
-    case SSL_ERROR_WANT_READ:
-      return {Status::kWantRead, 0};
-    default:
-      return {Status::kFailed, 0};
-  }
+  return {StatusOfUnfinished(ssl_, sent), 0};
 }
 
 void TlsServerSession::Shutdown() { SSL_shutdown(ssl_); }

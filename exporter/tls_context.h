@@ -91,8 +91,8 @@ class TlsServerSession {
   TlsServerSession& operator=(const TlsServerSession&) = delete;
 
   // Advances the handshake: kOk once done, kWantRead/kWantWrite to be called again when the
-  // socket is ready, kFailed (not TLS, no common version or cipher, a certificate that failed
-  // verification...).
+  // socket is ready, kClosed or kFailed (not TLS, no common version or cipher, a certificate
+  // that failed verification...).
   Status Handshake();
   // After the handshake: whether the client presented a certificate (verified as configured).
   bool PeerCertificate() const;

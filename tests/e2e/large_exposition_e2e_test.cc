@@ -65,19 +65,27 @@ class LargeExposition {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 
-  ExporterProcess& exporter() { return *exporter_; }
   int pid() { return exporter_->process().pid(); }
+
+  // One scrape of /metrics, asking for gzip or not.
+  HttpResult Scrape(bool gzip) {
+    return HttpGet(
+        exporter_->url("/metrics"),
+        gzip ? std::vector<std::string>{"Accept-Encoding: gzip"} : std::vector<std::string>{});
+  }
 
   // Resident memory before any scrape, and the first scrape's exposition.
   struct FirstScrape {
     long idle_kib = 0;
     std::string body;
     long exposition_kib = 0;
+    // Issue 12's bound on resident memory: idle + 2 expositions.
+    long bound_kib() const { return idle_kib + 2 * exposition_kib; }
   };
   FirstScrape ScrapeFirst() {
     FirstScrape first;
     first.idle_kib = ProcStatusKib(pid(), "VmRSS");
-    HttpResult result = HttpGet(exporter_->url("/metrics"));
+    HttpResult result = Scrape(false);
     REQUIRE(result.status == 200);
     first.body = std::move(result.body);
     first.exposition_kib = static_cast<long>(first.body.size() / 1024);
@@ -95,11 +103,8 @@ class LargeExposition {
 TEST_CASE("resident memory stays bounded over many scrapes of a large exposition",
           "[e2e][exposition]") {
   LargeExposition large;
-  ExporterProcess& exporter = large.exporter();
   const int pid = large.pid();
   const LargeExposition::FirstScrape first = large.ScrapeFirst();
-  const long idle_kib = first.idle_kib;
-  const long exposition_kib = first.exposition_kib;
   // 2,000 label sets, 16 samples each.
   REQUIRE(ParseMetrics(first.body).size() > 32000);
   // Written by the exporter's own text writer (exporter/text_writer.h), not by TextSerializer.
@@ -111,10 +116,7 @@ TEST_CASE("resident memory stays bounded over many scrapes of a large exposition
   std::atomic<int> failed{0};  // counted here: Catch's assertions are not for other threads
   const auto scrape = [&](int times, bool gzip) {
     for (int i = 0; i < times; ++i) {
-      const HttpResult result =
-          HttpGet(exporter.url("/metrics"), gzip ? std::vector<std::string>{"Accept-Encoding: gzip"}
-                                                 : std::vector<std::string>{});
-      if (result.status != 200) ++failed;
+      if (large.Scrape(gzip).status != 200) ++failed;
     }
   };
   const auto round = [&](bool gzip) {
@@ -130,8 +132,9 @@ TEST_CASE("resident memory stays bounded over many scrapes of a large exposition
   for (int i = 0; i < 3; ++i) round(i == 1);
   const long after_kib = ProcStatusKib(pid, "VmRSS");
   CHECK(failed == 0);
-  INFO("idle " << idle_kib << " KiB, exposition " << exposition_kib << " KiB, after 40 scrapes "
-               << warm_kib << " KiB, after 130 " << after_kib << " KiB");
+  INFO("idle " << first.idle_kib << " KiB, exposition " << first.exposition_kib
+               << " KiB, after 40 scrapes " << warm_kib << " KiB, after 130 " << after_kib
+               << " KiB");
   // Before issue 12's fixes, every worker thread's arena kept its own high-water mark: 70-200 MB
   // here (idle + 15-45 expositions). Now one exposition is resident at a time (the spare buffer,
   // between scrapes) and what the allocator keeps of a scrape's families and of gzip's state
@@ -143,20 +146,16 @@ TEST_CASE("resident memory stays bounded over many scrapes of a large exposition
     // checked.
     WARN("resident-memory bound not checked under a sanitizer (its allocator's quarantine)");
   } else {
-    CHECK(after_kib <= idle_kib + 2 * exposition_kib);
+    CHECK(after_kib <= first.bound_kib());
   }
 }
 
 TEST_CASE("peak resident memory stays within idle + 2 expositions with 8 and 16 scrapers",
           "[e2e][exposition]") {
   LargeExposition large;
-  ExporterProcess& exporter = large.exporter();
   const int pid = large.pid();
-  const LargeExposition::FirstScrape first = large.ScrapeFirst();
-  const long idle_kib = first.idle_kib;
-  const long exposition_kib = first.exposition_kib;
   // Issue 12's bound, for the peak, not only for what is left after the scrapes.
-  const long bound_kib = idle_kib + 2 * exposition_kib;
+  const LargeExposition::FirstScrape first = large.ScrapeFirst();
 
   for (const int scrapers : {8, 16}) {
     // Every scraper starts its next scrape as soon as it has the last one: scrapes arrive while
@@ -170,9 +169,7 @@ TEST_CASE("peak resident memory stays within idle + 2 expositions with 8 and 16 
     for (int i = 0; i < scrapers; ++i) {
       threads.emplace_back([&, gzip = i % 2 == 1] {
         for (int k = 0; k < kScrapesEach; ++k) {
-          HttpResult result = HttpGet(exporter.url("/metrics"),
-                                      gzip ? std::vector<std::string>{"Accept-Encoding: gzip"}
-                                           : std::vector<std::string>{});
+          HttpResult result = large.Scrape(gzip);
           if (result.status == 200 && result.body.size() > 100 * 1024) ++answered;
           if (result.headers["content-encoding"] == "gzip") ++gzipped;
         }
@@ -180,8 +177,9 @@ TEST_CASE("peak resident memory stays within idle + 2 expositions with 8 and 16 
     }
     for (auto& thread : threads) thread.join();
     const long peak_kib = ProcStatusKib(pid, "VmHWM");
-    INFO(scrapers << " scrapers: idle " << idle_kib << " KiB, exposition " << exposition_kib
-                  << " KiB, peak " << peak_kib << " KiB, bound " << bound_kib << " KiB");
+    INFO(scrapers << " scrapers: idle " << first.idle_kib << " KiB, exposition "
+                  << first.exposition_kib << " KiB, peak " << peak_kib << " KiB, bound "
+                  << first.bound_kib() << " KiB");
     CHECK(answered == scrapers * kScrapesEach);
     CHECK(gzipped == scrapers / 2 * kScrapesEach);
     if (ExporterIsSanitized()) {
@@ -189,7 +187,7 @@ TEST_CASE("peak resident memory stays within idle + 2 expositions with 8 and 16 
           "peak resident-memory bound not checked under a sanitizer (its allocator's "
           "quarantine)");
     } else {
-      CHECK(peak_kib <= bound_kib);
+      CHECK(peak_kib <= first.bound_kib());
     }
   }
 }

@@ -34,6 +34,29 @@ std::string ParseError(std::string_view body, ExpositionFormat format = Expositi
   return error;
 }
 
+// The samples `m<index> <value>` of RoundTrip's output: each index with the value as written.
+std::vector<std::pair<std::size_t, std::string>> WrittenValues(std::string_view text) {
+  std::vector<std::pair<std::size_t, std::string>> written;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (line.starts_with("#")) continue;
+    const std::size_t blank = line.find(' ');
+    written.emplace_back(std::stoul(std::string(line.substr(1, blank - 1))),
+                         std::string(line.substr(blank + 1)));
+  }
+  return written;
+}
+
+// A written value as a double (from_chars takes a minus sign, not a plus).
+double ReadValue(std::string_view token) {
+  double value = 0;
+  const char* begin = token.data() + (token.starts_with('+') ? 1 : 0);
+  std::from_chars(begin, token.data() + token.size(), value);
+  return value;
+}
+
 TEST_CASE("text format: HELP, TYPE, labels, timestamps and histograms pass through",
           "[exposition_parser]") {
   const std::string text =
@@ -197,24 +220,13 @@ TEST_CASE("values are read as Prometheus reads them and written in their shortes
     body += "m" + std::to_string(values.size()) + " " + std::string(buffer, size) + "\n";
     values.push_back(value);
   }
-  const std::string text = RoundTrip(body);
-  std::size_t read = 0;
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = text.find('\n', start);
-    const std::string_view line = std::string_view(text).substr(start, end - start);
-    start = end + 1;
-    if (line.starts_with("#")) continue;
-    const std::size_t blank = line.find(' ');
-    const std::size_t index = std::stoul(std::string(line.substr(1, blank - 1)));
-    double value = 0;
-    const std::string_view token = line.substr(blank + 1);
-    const char* begin = token.data() + (token.front() == '+' ? 1 : 0);
-    std::from_chars(begin, token.data() + token.size(), value);
-    INFO(line);
-    CHECK(std::bit_cast<std::uint64_t>(value) == std::bit_cast<std::uint64_t>(values.at(index)));
-    ++read;
+  const auto read_back = WrittenValues(RoundTrip(body));
+  for (const auto& [index, token] : read_back) {
+    INFO("m" << index << " " << token);
+    CHECK(std::bit_cast<std::uint64_t>(ReadValue(token)) ==
+          std::bit_cast<std::uint64_t>(values.at(index)));
   }
-  CHECK(read == values.size());
+  CHECK(read_back.size() == values.size());
 }
 
 TEST_CASE("plain numbers copied as written read as the same double as their shortest form",
@@ -249,27 +261,17 @@ TEST_CASE("plain numbers copied as written read as the same double as their shor
       token += (exponent < 0 ? "e-" : "e+") + std::to_string(std::abs(exponent));
     }
     double value = 0;
-    const auto [end, ec] =
-        std::from_chars(token.data() + (token[0] == '-'), token.data() + token.size(), value);
+    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (ec != std::errc() || end != token.data() + token.size()) continue;  // out of range
     body += "m" + std::to_string(tokens.size()) + " " + token + "\n";
-    tokens.emplace_back(token, token[0] == '-' ? -value : value);
+    tokens.emplace_back(token, value);
   }
   REQUIRE(tokens.size() > 15000);
-  const std::string text = RoundTrip(body);
-  std::size_t checked = 0;
+  const auto written_values = WrittenValues(RoundTrip(body));
   std::size_t copied = 0;
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = text.find('\n', start);
-    const std::string_view line = std::string_view(text).substr(start, end - start);
-    start = end + 1;
-    if (line.starts_with("#")) continue;
-    const std::size_t blank = line.find(' ');
-    const auto& [token, value] = tokens.at(std::stoul(std::string(line.substr(1, blank - 1))));
-    const std::string_view written = line.substr(blank + 1);
-    double read = 0;
-    std::from_chars(written.data() + (written[0] == '-'), written.data() + written.size(), read);
-    if (written[0] == '-') read = -read;
+  for (const auto& [index, written] : written_values) {
+    const auto& [token, value] = tokens.at(index);
+    const double read = ReadValue(written);
     INFO(token << " written " << written);
     CHECK(std::bit_cast<std::uint64_t>(read) == std::bit_cast<std::uint64_t>(value));
     // Zeros ending a fraction (and then its point) are left out of a copy.
@@ -286,9 +288,8 @@ TEST_CASE("plain numbers copied as written read as the same double as their shor
       const auto [shortest_end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
       CHECK(written == std::string_view(buffer, shortest_end));  // else the shortest form
     }
-    ++checked;
   }
-  CHECK(checked == tokens.size());
+  CHECK(written_values.size() == tokens.size());
   CHECK(copied > tokens.size() / 2);
 }
 
